@@ -1,0 +1,65 @@
+# OpenAgents Trust — build, run and test.
+#
+#   make run     start the local stack (edge node on SQLite + functions server)
+#   make test    vet and run every test
+#   make build   bin/trustctl, bin/trust-edge, bin/trust-functions
+#   make lambda  dist/<function>/bootstrap for AWS Lambda (linux/amd64)
+#   make bench   benchmarks (figures go to docs/BENCHMARKS.md)
+
+GO        ?= go
+DATA      ?= .trust
+FUNCTIONS := sign
+BINARIES  := ./edge/cmd/trustctl ./edge/cmd/trust-edge ./functions/cmd/trust-functions
+
+# The race detector needs cgo and a C compiler; use it where there is one.
+RACE := $(shell command -v gcc >/dev/null 2>&1 && echo -race)
+
+.PHONY: all build lambda run test test-unit test-integration bench fuzz vet fmt-check clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ $(BINARIES)
+
+lambda:
+	@for f in $(FUNCTIONS); do \
+		echo "dist/$$f/bootstrap"; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -tags lambda.norpc \
+			-o dist/$$f/bootstrap ./functions/cmd/$$f || exit 1; \
+	done
+
+run: build
+	TRUST_DATA_DIR=$(DATA) ./infra/local/run.sh
+
+test: vet fmt-check test-unit test-integration
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+test-unit:
+	$(GO) test $(RACE) -timeout 15m ./...
+
+# Tests that need real processes (built binaries, servers) carry the
+# `integration` build tag.
+test-integration:
+	$(GO) test -tags integration -run Integration -timeout 15m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 20m ./...
+
+# Short fuzzing pass over every fuzz target (FUZZTIME per target).
+FUZZTIME ?= 15s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+clean:
+	rm -rf bin dist

@@ -1,0 +1,221 @@
+// Package boot is the Machine's boot-time skill verifier: before a skill is
+// loaded it recomputes the skill's content and permissions digests, fetches every
+// signature from the nearest edge node in one batch request, and verifies each
+// locally against the Machine's pinned keyring (narrowed, never widened, by the
+// edge's live keyring). Anything unsigned, altered, or signed with an unknown,
+// revoked, expired or wrong key version is refused with one reason.
+package boot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/openagents/trust/shared/digest"
+	"github.com/openagents/trust/shared/signing"
+	"github.com/openagents/trust/shared/skill"
+	"github.com/openagents/trust/shared/trust"
+)
+
+// Catalog is what the verifier asks the edge for.
+type Catalog interface {
+	FindKeyring(ctx context.Context) (*trust.Keyring, error)
+	FindSignaturesBatch(ctx context.Context, refs []trust.SkillRef) (map[trust.SkillRef][]*trust.Signature, error)
+}
+
+// Verifier verifies skill folders at boot.
+type Verifier struct {
+	Catalog Catalog
+	// Pinned is the keyring shipped with the Machine image: the only keys it trusts.
+	Pinned *trust.Keyring
+	// Live, when true, also fetches the edge's keyring so its revocations and
+	// retirements apply; it can never add a key or widen a window.
+	Live bool
+	Now  func() time.Time
+}
+
+// NewVerifier returns a Verifier with defaults.
+func NewVerifier(c Catalog, pinned *trust.Keyring) *Verifier {
+	return &Verifier{Catalog: c, Pinned: pinned, Live: true, Now: time.Now}
+}
+
+// Result is the outcome for one skill folder.
+type Result struct {
+	Dir               string `json:"dir"`
+	Name              string `json:"name,omitempty"`
+	Version           string `json:"version,omitempty"`
+	Verified          bool   `json:"verified"`
+	Reason            string `json:"reason,omitempty"`
+	Message           string `json:"message,omitempty"`
+	Publisher         string `json:"publisher,omitempty"`
+	KeyID             string `json:"key_id,omitempty"`
+	KeyVersion        int    `json:"key_version,omitempty"`
+	ContentDigest     string `json:"content_digest,omitempty"`
+	PermissionsDigest string `json:"permissions_digest,omitempty"`
+	IssuedAt          string `json:"issued_at,omitempty"`
+}
+
+// local is what was computed from one folder.
+type local struct {
+	ref               trust.SkillRef
+	contentDigest     string
+	permissionsDigest string
+	err               error
+}
+
+// Verify verifies every folder and returns one result per folder, in order.
+// The error is non-nil only when verification could not be attempted at all
+// (the edge unreachable, no pinned keyring); then nothing may be loaded.
+func (v *Verifier) Verify(ctx context.Context, dirs []string) ([]Result, error) {
+	if v.Pinned == nil || len(v.Pinned.Keys) == 0 {
+		return nil, trust.Errorf(trust.EINVALID, "no pinned keyring: refusing to verify against keys from the network alone")
+	}
+
+	// The live keyring is fetched while the folders are hashed.
+	var live *trust.Keyring
+	var liveErr error
+	var wg sync.WaitGroup
+	if v.Live {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			live, liveErr = v.Catalog.FindKeyring(ctx)
+		}()
+	}
+	locals := computeAll(dirs)
+
+	var refs []trust.SkillRef
+	for _, l := range locals {
+		if l.err == nil {
+			refs = append(refs, l.ref)
+		}
+	}
+	var sigs map[trust.SkillRef][]*trust.Signature
+	if len(refs) > 0 {
+		var err error
+		if sigs, err = v.Catalog.FindSignaturesBatch(ctx, refs); err != nil {
+			return nil, fmt.Errorf("fetch signatures: %w", err)
+		}
+	}
+	wg.Wait()
+	if liveErr != nil {
+		return nil, fmt.Errorf("fetch keyring: %w", liveErr)
+	}
+
+	verifier, err := signing.NewVerifier(signing.MergeKeyrings(v.Pinned, live))
+	if err != nil {
+		return nil, fmt.Errorf("load keyring: %w", err)
+	}
+	now := v.Now()
+	results := make([]Result, len(dirs))
+	for i, l := range locals {
+		results[i] = check(verifier, dirs[i], l, sigs[l.ref], now)
+	}
+	return results, nil
+}
+
+// computeAll hashes the folders on all cores.
+func computeAll(dirs []string) []local {
+	out := make([]local, len(dirs))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, dir := range dirs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i] = compute(dir)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func compute(dir string) local {
+	m, err := skill.Load(dir)
+	if err != nil {
+		return local{err: err}
+	}
+	l := local{ref: trust.SkillRef{Name: m.Name, Version: m.Version}}
+	if m.Version == "" {
+		l.err = trust.Errorf(trust.EINVALID, "%s: SKILL.md declares no version: only versioned skills are signed", m.Name)
+		return l
+	}
+	if l.contentDigest, err = digest.Content(dir); err != nil {
+		l.err = err
+		return l
+	}
+	if l.permissionsDigest, err = digest.Permissions(m.Permissions); err != nil {
+		l.err = err
+	}
+	return l
+}
+
+// check decides one skill: the newest signature that verifies and matches both
+// digests wins; otherwise the refusal of the newest signature is reported.
+func check(verifier *signing.Verifier, dir string, l local, sigs []*trust.Signature, now time.Time) Result {
+	r := Result{Dir: dir, Name: l.ref.Name, Version: l.ref.Version,
+		ContentDigest: l.contentDigest, PermissionsDigest: l.permissionsDigest}
+	if l.err != nil {
+		r.Reason, r.Message = trust.ReasonInvalidSkill, errorText(l.err)
+		return r
+	}
+	if len(sigs) == 0 {
+		r.Reason, r.Message = trust.ReasonUnsigned, "no signature for "+l.ref.String()+" in the catalog"
+		return r
+	}
+	var first *trust.VerifyError
+	for _, sig := range sigs {
+		st, err := verifier.Verify(sig.Envelope, now)
+		if err == nil {
+			err = match(st, l)
+		}
+		if err == nil {
+			r.Verified = true
+			r.Publisher, r.KeyID, r.KeyVersion = st.Publisher, st.KeyID, st.KeyVersion
+			r.IssuedAt = st.IssuedAt.UTC().Format(time.RFC3339)
+			return r
+		}
+		var ve *trust.VerifyError
+		if !errors.As(err, &ve) {
+			ve = &trust.VerifyError{Reason: trust.ReasonMalformed, Message: errorText(err)}
+		}
+		if first == nil {
+			first = ve
+		}
+	}
+	r.Reason, r.Message = first.Reason, first.Message
+	return r
+}
+
+// match compares a verified statement with what the folder holds. Permissions
+// are compared first: SKILL.md is part of the content, so a changed declaration
+// also changes the content digest, and the permissions reason says more.
+func match(st *trust.Statement, l local) error {
+	switch {
+	case st.Ref() != l.ref:
+		return &trust.VerifyError{Reason: trust.ReasonMismatchedSkill,
+			Message: fmt.Sprintf("signature is for %s, not %s", st.Ref(), l.ref)}
+	case st.PermissionsDigest != l.permissionsDigest:
+		return &trust.VerifyError{Reason: trust.ReasonPermissionsMismatch,
+			Message: fmt.Sprintf("declared permissions hash to %s, signed permissions are %s", l.permissionsDigest, st.PermissionsDigest)}
+	case st.ContentDigest != l.contentDigest:
+		return &trust.VerifyError{Reason: trust.ReasonContentMismatch,
+			Message: fmt.Sprintf("files hash to %s, signed content is %s", l.contentDigest, st.ContentDigest)}
+	}
+	return nil
+}
+
+func errorText(err error) string {
+	var ve *trust.VerifyError
+	if errors.As(err, &ve) {
+		return ve.Message
+	}
+	if msg := trust.ErrorMessage(err); msg != "internal error" {
+		return msg
+	}
+	return err.Error()
+}
