@@ -1,0 +1,98 @@
+package api
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+
+	"github.com/openagents/trust/shared/httpapi"
+	"github.com/openagents/trust/shared/trust"
+)
+
+// The two principals. A Machine reads the catalog with its Machine token; the
+// functions write it with the service credential, which may also read.
+const (
+	principalMachine = "machine"
+	principalService = "service"
+)
+
+// requireMachine lets through a request bearing a valid Machine token or the
+// service credential; anything else is 401.
+func (s *Server) requireMachine(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token := httpapi.BearerToken(r)
+		if token == "" {
+			s.unauthorized(w, r, errNoCredential())
+			return
+		} else if s.isServiceToken(token) {
+			infoFrom(r.Context()).principal = principalService
+			h(w, r)
+			return
+		}
+		m, err := s.MachineTokenService.AuthenticateMachine(r.Context(), token)
+		if err != nil {
+			s.unauthorized(w, r, authError(err))
+			return
+		}
+		info := infoFrom(r.Context())
+		info.principal, info.machineID = principalMachine, m.ID
+		h(w, r)
+	})
+}
+
+// requireService lets through a request bearing the service credential. A
+// valid Machine token is 403 (known, but not allowed); anything else is 401.
+func (s *Server) requireService(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token := httpapi.BearerToken(r)
+		if token == "" {
+			s.unauthorized(w, r, errNoCredential())
+			return
+		} else if s.isServiceToken(token) {
+			infoFrom(r.Context()).principal = principalService
+			h(w, r)
+			return
+		}
+		m, err := s.MachineTokenService.AuthenticateMachine(r.Context(), token)
+		if err != nil {
+			s.unauthorized(w, r, authError(err))
+			return
+		}
+		info := infoFrom(r.Context())
+		info.principal, info.machineID = principalMachine, m.ID
+		s.error(w, r, trust.Errorf(trust.EFORBIDDEN, "this route needs the service credential, not a machine token"))
+	})
+}
+
+// isServiceToken reports whether token is the service credential, comparing
+// SHA-256 digests in constant time so neither content nor length leaks.
+func (s *Server) isServiceToken(token string) bool {
+	if s.ServiceToken == "" {
+		return false
+	}
+	got := sha256.Sum256([]byte(token))
+	want := sha256.Sum256([]byte(s.ServiceToken))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
+}
+
+// errNoCredential is the answer to a request without a bearer token.
+func errNoCredential() error {
+	return trust.Errorf(trust.EUNAUTHORIZED, "missing credential: send Authorization: Bearer <token>")
+}
+
+// authError keeps an internal failure internal and turns every refusal into
+// the same 401, so a caller learns nothing about which tokens exist.
+func authError(err error) error {
+	if trust.ErrorCode(err) == trust.EINTERNAL {
+		return err
+	}
+	return trust.Errorf(trust.EUNAUTHORIZED, "invalid credential")
+}
+
+// unauthorized writes an authentication failure with its challenge.
+func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, err error) {
+	if trust.ErrorCode(err) == trust.EUNAUTHORIZED {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="trust-edge"`)
+	}
+	s.error(w, r, err)
+}

@@ -1,0 +1,193 @@
+// Package edge wires the edge node: configuration from flags and environment,
+// the SQLite catalog and the HTTP API. Main is the whole node, so end-to-end
+// tests start the real thing in-process; cmd/trust-edge only adds signals and
+// exit codes.
+package edge
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/openagents/trust/edge/api"
+	"github.com/openagents/trust/edge/sqlite"
+)
+
+// Defaults and environment variables of the configuration.
+const (
+	DefaultDataDir = ".trust"
+	DefaultAddr    = "127.0.0.1:8080"
+
+	EnvDataDir      = "TRUST_DATA_DIR"
+	EnvAddr         = "TRUST_EDGE_ADDR"
+	EnvServiceToken = "TRUST_SERVICE_TOKEN"
+
+	// MinServiceTokenLen is the shortest service credential accepted, in bytes.
+	MinServiceTokenLen = 32
+
+	// maxServiceTokenFile bounds what is read from -service-token-file.
+	maxServiceTokenFile = 4 << 10
+)
+
+// Config is the edge node's configuration.
+type Config struct {
+	// DataDir holds the catalog, DataDir/catalog.db; it is created mode 0700.
+	DataDir string
+
+	// Addr is the HTTP listen address.
+	Addr string
+
+	// ServiceToken is the service credential. It is never printed: Config has
+	// no String method that shows it, and errors about it name only its source.
+	ServiceToken string
+}
+
+// DBPath returns the path of the catalog database.
+func (c Config) DBPath() string { return filepath.Join(c.DataDir, "catalog.db") }
+
+// Validate reports a configuration the node cannot start with.
+func (c Config) Validate() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("data directory required (-data-dir or %s)", EnvDataDir)
+	} else if c.Addr == "" {
+		return fmt.Errorf("listen address required (-addr or %s)", EnvAddr)
+	} else if c.ServiceToken == "" {
+		return fmt.Errorf("service credential required: set %s or pass -service-token-file", EnvServiceToken)
+	} else if len(c.ServiceToken) < MinServiceTokenLen {
+		return fmt.Errorf("service credential too short: use at least %d characters (e.g. openssl rand -base64 32)", MinServiceTokenLen)
+	}
+	return nil
+}
+
+// Main is the edge node.
+type Main struct {
+	Config Config
+	DB     *sqlite.DB
+	Server *api.Server
+
+	// Logger receives the request log and the node's own events.
+	Logger *slog.Logger
+
+	// Getenv reads the environment (os.Getenv; tests replace it).
+	Getenv func(string) string
+
+	// Stderr receives flag usage.
+	Stderr io.Writer
+}
+
+// NewMain returns a Main with the default configuration.
+func NewMain() *Main {
+	return &Main{
+		Config: Config{DataDir: DefaultDataDir, Addr: DefaultAddr},
+		Logger: slog.Default(),
+		Getenv: os.Getenv,
+		Stderr: os.Stderr,
+	}
+}
+
+// ParseFlags reads the configuration from the environment and then args; a flag
+// wins over its variable. The service credential comes from TRUST_SERVICE_TOKEN
+// or -service-token-file (not both). -h returns flag.ErrHelp.
+func (m *Main) ParseFlags(ctx context.Context, args []string) error {
+	if v := m.Getenv(EnvDataDir); v != "" {
+		m.Config.DataDir = v
+	}
+	if v := m.Getenv(EnvAddr); v != "" {
+		m.Config.Addr = v
+	}
+
+	fs := flag.NewFlagSet("trust-edge", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.StringVar(&m.Config.DataDir, "data-dir", m.Config.DataDir, "directory of the catalog database (env "+EnvDataDir+")")
+	fs.StringVar(&m.Config.Addr, "addr", m.Config.Addr, "HTTP listen address (env "+EnvAddr+")")
+	tokenFile := fs.String("service-token-file", "", "file holding the service credential (instead of env "+EnvServiceToken+")")
+	if err := fs.Parse(args); err != nil {
+		return err
+	} else if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+
+	envToken := m.Getenv(EnvServiceToken)
+	switch {
+	case *tokenFile != "" && envToken != "":
+		return fmt.Errorf("service credential given twice: use %s or -service-token-file, not both", EnvServiceToken)
+	case *tokenFile != "":
+		token, err := readTokenFile(*tokenFile)
+		if err != nil {
+			return err
+		}
+		m.Config.ServiceToken = token
+	default:
+		m.Config.ServiceToken = envToken
+	}
+	return m.Config.Validate()
+}
+
+// readTokenFile reads a credential file, without its surrounding whitespace.
+func readTokenFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("read service credential file: %w", err)
+	}
+	defer f.Close()
+	buf, err := io.ReadAll(io.LimitReader(f, maxServiceTokenFile+1))
+	if err != nil {
+		return "", fmt.Errorf("read service credential file %s: %w", path, err)
+	} else if len(buf) > maxServiceTokenFile {
+		return "", fmt.Errorf("service credential file %s is larger than %d bytes", path, maxServiceTokenFile)
+	}
+	token := strings.TrimSpace(string(buf))
+	if strings.ContainsAny(token, "\r\n\t ") {
+		return "", fmt.Errorf("service credential file %s must hold one token on one line", path)
+	}
+	return token, nil
+}
+
+// Run validates the configuration, opens the catalog (applying migrations) and
+// starts the API. It returns once the node serves; Close stops it.
+func (m *Main) Run(ctx context.Context) error {
+	if err := m.Config.Validate(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+
+	m.DB = sqlite.NewDB(m.Config.DBPath())
+	if err := m.DB.Open(); err != nil {
+		return fmt.Errorf("open catalog: %w", err)
+	}
+
+	m.Server = api.NewServer()
+	m.Server.Addr = m.Config.Addr
+	m.Server.Logger = m.Logger
+	m.Server.ServiceToken = m.Config.ServiceToken
+	m.Server.SkillVersionService = sqlite.NewSkillVersionService(m.DB)
+	m.Server.SignatureService = sqlite.NewSignatureService(m.DB)
+	m.Server.KeyService = sqlite.NewKeyService(m.DB)
+	m.Server.MachineTokenService = sqlite.NewMachineTokenService(m.DB)
+	if err := m.Server.Open(); err != nil {
+		return err
+	}
+	m.Logger.Info("edge node serving", "url", m.Server.URL(), "catalog", m.Config.DBPath())
+	return nil
+}
+
+// Close stops the API, letting requests in flight finish, then closes the
+// catalog.
+func (m *Main) Close() error {
+	var errs []error
+	if m.Server != nil {
+		errs = append(errs, m.Server.Close())
+	}
+	if m.DB != nil {
+		errs = append(errs, m.DB.Close())
+	}
+	return errors.Join(errs...)
+}
