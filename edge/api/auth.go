@@ -77,7 +77,7 @@ func (s *Server) isServiceToken(token string) bool {
 
 // errNoCredential is the answer to a request without a bearer token.
 func errNoCredential() error {
-	return trust.Errorf(trust.EUNAUTHORIZED, "missing credential: send Authorization: Bearer <token>")
+	return trust.Errorf(trust.EUNAUTHORIZED, "missing credential: send an Authorization: Bearer header")
 }
 
 // authError keeps an internal failure internal and turns every refusal into

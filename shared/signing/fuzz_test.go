@@ -115,3 +115,57 @@ func FuzzCanonical(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFastPaths: whenever a fast path reads an input, the encoding/json path
+// reads the same input to the same values.
+func FuzzFastPaths(f *testing.F) {
+	vector := MustReadVector(f, "envelope.json")
+	f.Add(vector)
+	f.Add(vectorPayloadF(f))
+	f.Add([]byte(`{"payload":"","payloadType":"","signatures":[{"sig":"","keyid":""}]}`))
+	f.Add([]byte(` { "payloadType" : "a" , "payload" : "b" , "signatures" : [ { "keyid" : "c" , "sig" : "d" } ] } `))
+	f.Add([]byte(`{"payloadType":"a","payload":"b","payload":"c","signatures":[{"keyid":"c","sig":"d"}]}`))
+	f.Add([]byte(`{"PayloadType":"a","payload":"b","signatures":[{"keyid":"c","sig":"d"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if pt, p, keyID, sig, ok := signing.FastEnvelope(data); ok {
+			var env dsse.Envelope
+			if err := signing.DecodeStrict(data, &env); err != nil {
+				t.Fatalf("fast path read an envelope encoding/json refuses: %v", err)
+			}
+			if len(env.Signatures) != 1 || env.PayloadType != pt || env.Payload != p || env.Signatures[0].KeyID != keyID || env.Signatures[0].Sig != sig {
+				t.Fatalf("fast path and encoding/json disagree: %q %q %q %q vs %+v", pt, p, keyID, sig, env)
+			}
+		}
+		if st, ok := signing.FastStatement(data); ok {
+			slow, err := signing.SlowStatement(data)
+			if err != nil {
+				t.Fatalf("fast path read a statement the encoding/json path refuses: %v", err)
+			} else if *slow != *st || slow.IssuedAt.Location() != st.IssuedAt.Location() {
+				t.Fatalf("fast path and encoding/json disagree:\n%+v\n%+v", st, slow)
+			}
+		}
+	})
+}
+
+func vectorPayloadF(f *testing.F) []byte {
+	env := MustDecodeEnvelope(f, MustReadVector(f, "envelope.json"))
+	p, err := base64.StdEncoding.DecodeString(env.Payload)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return p
+}
+
+// TestFastPaths_Vector: the vector takes both fast paths (else Verify would
+// quietly pay for encoding/json on every call).
+func TestFastPaths_Vector(t *testing.T) {
+	if _, _, _, _, ok := signing.FastEnvelope(MustReadVector(t, "envelope.json")); !ok {
+		t.Fatal("envelope.json does not take the fast path")
+	}
+	st, ok := signing.FastStatement(vectorPayload(t))
+	if !ok {
+		t.Fatal("the vector payload does not take the fast path")
+	} else if *st != *MustStatement(t) {
+		t.Fatalf("got %+v", st)
+	}
+}

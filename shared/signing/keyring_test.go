@@ -63,15 +63,25 @@ func TestMergeKeyrings(t *testing.T) {
 			},
 		},
 		{
-			name:   "FirstRevocationKept",
-			pinned: func(kr *trust.Keyring) { kr.Keys[0].State, kr.Keys[0].RevokedAt, kr.Keys[0].RevocationReason = trust.KeyRevoked, timePtr(revokedAt), "first" },
-			live:   func(kr *trust.Keyring) { kr.Keys[0].RevokedAt, kr.Keys[0].RevocationReason = timePtr(revokedAt.Add(time.Hour)), "second" },
+			name: "FirstRevocationKept",
+			pinned: func(kr *trust.Keyring) {
+				kr.Keys[0].State, kr.Keys[0].RevokedAt, kr.Keys[0].RevocationReason = trust.KeyRevoked, timePtr(revokedAt), "first"
+			},
+			live: func(kr *trust.Keyring) {
+				kr.Keys[0].RevokedAt, kr.Keys[0].RevocationReason = timePtr(revokedAt.Add(time.Hour)), "second"
+			},
 		},
 		{
-			name:   "EarlierLiveRevocationWins",
-			pinned: func(kr *trust.Keyring) { kr.Keys[0].State, kr.Keys[0].RevokedAt, kr.Keys[0].RevocationReason = trust.KeyRevoked, timePtr(revokedAt), "later" },
-			live:   func(kr *trust.Keyring) { kr.Keys[0].RevokedAt, kr.Keys[0].RevocationReason = timePtr(revokedAt.Add(-time.Hour)), "earlier" },
-			want:   func(kr *trust.Keyring) { kr.Keys[0].RevokedAt, kr.Keys[0].RevocationReason = timePtr(revokedAt.Add(-time.Hour)), "earlier" },
+			name: "EarlierLiveRevocationWins",
+			pinned: func(kr *trust.Keyring) {
+				kr.Keys[0].State, kr.Keys[0].RevokedAt, kr.Keys[0].RevocationReason = trust.KeyRevoked, timePtr(revokedAt), "later"
+			},
+			live: func(kr *trust.Keyring) {
+				kr.Keys[0].RevokedAt, kr.Keys[0].RevocationReason = timePtr(revokedAt.Add(-time.Hour)), "earlier"
+			},
+			want: func(kr *trust.Keyring) {
+				kr.Keys[0].RevokedAt, kr.Keys[0].RevocationReason = timePtr(revokedAt.Add(-time.Hour)), "earlier"
+			},
 		},
 		{
 			name: "LiveRetires",
@@ -95,16 +105,24 @@ func TestMergeKeyrings(t *testing.T) {
 		},
 		{
 			name: "LiveNarrowsWindow",
-			live: func(kr *trust.Keyring) { kr.Keys[0].NotBefore, kr.Keys[0].NotAfter = date(2026, 2, 1), date(2027, 1, 1) },
-			want: func(kr *trust.Keyring) { kr.Keys[0].NotBefore, kr.Keys[0].NotAfter = date(2026, 2, 1), date(2027, 1, 1) },
+			live: func(kr *trust.Keyring) {
+				kr.Keys[0].NotBefore, kr.Keys[0].NotAfter = date(2026, 2, 1), date(2027, 1, 1)
+			},
+			want: func(kr *trust.Keyring) {
+				kr.Keys[0].NotBefore, kr.Keys[0].NotAfter = date(2026, 2, 1), date(2027, 1, 1)
+			},
 		},
 		{
 			name: "LiveCannotWidenWindow",
-			live: func(kr *trust.Keyring) { kr.Keys[0].NotBefore, kr.Keys[0].NotAfter = date(2020, 1, 1), date(2050, 1, 1) },
+			live: func(kr *trust.Keyring) {
+				kr.Keys[0].NotBefore, kr.Keys[0].NotAfter = date(2020, 1, 1), date(2050, 1, 1)
+			},
 		},
 		{
 			name: "LiveWidensOneEndNarrowsOther",
-			live: func(kr *trust.Keyring) { kr.Keys[0].NotBefore, kr.Keys[0].NotAfter = date(2020, 1, 1), date(2030, 1, 1) },
+			live: func(kr *trust.Keyring) {
+				kr.Keys[0].NotBefore, kr.Keys[0].NotAfter = date(2020, 1, 1), date(2030, 1, 1)
+			},
 			want: func(kr *trust.Keyring) { kr.Keys[0].NotAfter = date(2030, 1, 1) },
 		},
 		{
@@ -145,7 +163,9 @@ func TestMergeKeyrings(t *testing.T) {
 		},
 		{
 			name: "ConflictDisjointWindow",
-			live: func(kr *trust.Keyring) { kr.Keys[0].NotBefore, kr.Keys[0].NotAfter = date(2040, 1, 1), date(2041, 1, 1) },
+			live: func(kr *trust.Keyring) {
+				kr.Keys[0].NotBefore, kr.Keys[0].NotAfter = date(2040, 1, 1), date(2041, 1, 1)
+			},
 			want: func(kr *trust.Keyring) {
 				kr.Keys[0].State, kr.Keys[0].RevocationReason = trust.KeyRevoked, "live keyring window does not overlap the pinned window"
 			},
