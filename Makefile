@@ -19,7 +19,7 @@ RACE := $(shell command -v gcc >/dev/null 2>&1 && echo -race)
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ $(BINARIES)
+	CGO_ENABLED=0 $(GO) build -o bin/ $(BINARIES)
 
 lambda:
 	@for f in $(FUNCTIONS); do \
@@ -31,7 +31,7 @@ lambda:
 run: build
 	TRUST_DATA_DIR=$(DATA) ./infra/local/run.sh
 
-test: vet fmt-check test-unit test-integration
+test: vet fmt-check build test-unit test-integration
 
 vet:
 	$(GO) vet ./...

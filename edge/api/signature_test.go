@@ -324,3 +324,26 @@ func TestServer_SignaturesBatch(t *testing.T) {
 		}
 	})
 }
+
+// FuzzServer_SignaturesBatch sends arbitrary bodies to the batch route: the
+// answer is always a JSON 200 or a 4xx error, never an internal error.
+func FuzzServer_SignaturesBatch(f *testing.F) {
+	for _, seed := range []string{
+		`{"skills":[{"name":"skill-0","version":"1.0.0"}]}`,
+		`{"skills":[]}`, `{}`, `{"skills":[{"name":"a"}]}`, `{"skills":null}`, `[]`, `{"skills":[{"name":"a","version":"1"}]}x`,
+	} {
+		f.Add(seed)
+	}
+	s := MustOpenServer(f)
+	s.MustPublishTestKeys(f)
+	s.MustSignSkills(f, 1)
+	f.Fuzz(func(t *testing.T, body string) {
+		rec := s.Do(t, "POST", "/v1/signatures/batch", ServiceToken, body)
+		if rec.Code != http.StatusOK && (rec.Code < 400 || rec.Code > 499) {
+			t.Fatalf("status %d for %q: %s", rec.Code, body, rec.Body)
+		}
+		if !json.Valid(rec.Body.Bytes()) {
+			t.Fatalf("response is not JSON: %s", rec.Body)
+		}
+	})
+}

@@ -55,7 +55,9 @@ func registeredProvider(uri string) bool {
 // NewKMSSigner adapts a sigstore signer (a kms.SignerVerifier or any
 // signature.Signer) to Signer. EINVALID if its public key is not Ed25519.
 func NewKMSSigner(ctx context.Context, sv signature.Signer) (Signer, error) {
-	key, err := sv.PublicKey(options.WithContext(ctx))
+	key, err := withContext(ctx, func() (crypto.PublicKey, error) {
+		return sv.PublicKey(options.WithContext(ctx))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read kms public key: %w", err)
 	}
@@ -75,11 +77,40 @@ type kmsSigner struct {
 func (s *kmsSigner) PublicKey() ed25519.PublicKey { return s.pub }
 
 func (s *kmsSigner) Sign(ctx context.Context, message []byte) ([]byte, error) {
-	sig, err := s.sv.SignMessage(bytes.NewReader(message), options.WithContext(ctx))
+	sig, err := withContext(ctx, func() ([]byte, error) {
+		return s.sv.SignMessage(bytes.NewReader(message), options.WithContext(ctx))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("kms sign: %w", err)
 	}
 	return sig, nil
+}
+
+// withContext runs a KMS call and returns when it does or when ctx is done,
+// whichever comes first. Some providers ignore the context they are given
+// (sigstore's Vault provider makes its HTTP requests without it, and with no
+// request timeout), so a hung KMS would otherwise hang the caller forever. An
+// abandoned call finishes in the background; its result is dropped.
+func withContext[T any](ctx context.Context, call func() (T, error)) (T, error) {
+	var zero T
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := call()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
 }
 
 // redactURI drops any query string, fragment and user info from a KMS URI

@@ -122,7 +122,7 @@ func (v *Verifier) Verify(envelope []byte, now time.Time) (*trust.Statement, err
 	}
 	ref := trust.KeyRef(st.KeyID, st.KeyVersion)
 	if env.Signatures[0].KeyID != ref {
-		return nil, refuse(trust.ReasonMalformed, "signature key ID %q does not match the statement's key %s", env.Signatures[0].KeyID, ref)
+		return nil, refuse(trust.ReasonMalformed, "signature key ID %q does not match the statement's key %s", truncate(env.Signatures[0].KeyID), ref)
 	}
 
 	versions := v.byID[st.KeyID]

@@ -335,12 +335,8 @@ func (p *parser) validateName(k, v *yaml.Node, name string) error {
 	if name == "" {
 		return p.errorf(k.Line, "name required")
 	}
-	// Say which character is wrong when it could pass for an ASCII one, as the
-	// Cyrillic 'а' in "reаd_data" does.
-	for i, r := range name {
-		if r >= utf8.RuneSelf {
-			return p.errorf(v.Line, "invalid skill name %s: non-ASCII character %U at byte %d", quote(name), r, i)
-		}
+	if err := nonASCII("name", name); err != "" {
+		return p.errorf(v.Line, "%s", err)
 	}
 	// The version is a valid placeholder: only the name is checked here.
 	if err := trust.ValidateSkillRef(name, "0"); err != nil {
@@ -350,11 +346,26 @@ func (p *parser) validateName(k, v *yaml.Node, name string) error {
 }
 
 func (p *parser) validateVersion(v *yaml.Node, version string) error {
+	if err := nonASCII("version", version); err != "" {
+		return p.errorf(v.Line, "%s", err)
+	}
 	// The name is a valid placeholder: only the version is checked here.
 	if err := trust.ValidateSkillRef("x", version); err != nil {
 		return p.errorf(v.Line, "%s", trust.ErrorMessage(err))
 	}
 	return nil
+}
+
+// nonASCII says which character of a name or version is not ASCII, or returns
+// "". Names and versions are ASCII only, and a letter that could pass for an
+// ASCII one, as the Cyrillic 'а' in "reаd_data" does, deserves pointing out.
+func nonASCII(what, s string) string {
+	for i, r := range s {
+		if r >= utf8.RuneSelf {
+			return fmt.Sprintf("invalid skill %s %s: non-ASCII character %U at byte %d", what, quote(s), r, i)
+		}
+	}
+	return ""
 }
 
 // resolve follows an alias to the node it names.

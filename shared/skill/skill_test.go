@@ -153,6 +153,11 @@ var parseTests = []struct {
 		data: "---\nname: re\u0430d_data\n---\n",
 		err:  `SKILL.md:2: invalid skill name "re\u0430d_data": non-ASCII character U+0430 at byte 2`,
 	},
+	{
+		name: "ErrVersionNonASCII",
+		data: "---\nname: x\nversion: 1.0\uff41\n---\n",
+		err:  `SKILL.md:3: invalid skill version "1.0\uff41": non-ASCII character U+FF41 at byte 3`,
+	},
 	{name: "ErrNameList", data: "---\nname: [a, b]\n---\n", err: "SKILL.md:2: name: must be a string, not a list"},
 	{
 		name: "ErrVersionInvalid",

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -245,4 +246,51 @@ func TestNoServer(t *testing.T) {
 			t.Fatalf("got %v, want a 403 from Vault", err)
 		}
 	})
+}
+
+// TestHungServer: the provider sends its requests without the caller's context
+// and with no timeout; LoadSigner and Sign still return when the context ends.
+func TestHungServer(t *testing.T) {
+	release := make(chan struct{})
+	hang := false
+	var mu sync.Mutex
+	v := &fakeVault{token: "test-token", name: "skills-signing", versions: []ed25519.PrivateKey{mustPrivateKey(t, "test-key.pem")}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		h := hang
+		mu.Unlock()
+		if h {
+			<-release
+		}
+		v.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // runs first: lets the abandoned requests finish
+	t.Setenv("VAULT_ADDR", srv.URL)
+	t.Setenv("VAULT_TOKEN", v.token)
+
+	s, err := signing.LoadSigner(context.Background(), hashivault.ReferenceScheme+v.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	hang = true
+	mu.Unlock()
+
+	var st trust.Statement
+	signingtest.MustDecode(t, "statement.json", &st)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := signing.Sign(ctx, s, &st); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Sign: got %v, want context.DeadlineExceeded", err)
+	} else if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Sign returned after %v", d)
+	}
+
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel2()
+	if _, err := signing.LoadSigner(ctx2, hashivault.AlternativeScheme+v.name); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("LoadSigner: got %v, want context.DeadlineExceeded", err)
+	}
 }
