@@ -61,6 +61,7 @@ type Result struct {
 // local is what was computed from one folder.
 type local struct {
 	ref               trust.SkillRef
+	permissions       trust.Permissions
 	contentDigest     string
 	permissionsDigest string
 	err               error
@@ -74,34 +75,32 @@ func (v *Verifier) Verify(ctx context.Context, dirs []string) ([]Result, error) 
 		return nil, trust.Errorf(trust.EINVALID, "no pinned keyring: refusing to verify against keys from the network alone")
 	}
 
-	// The live keyring is fetched while the folders are hashed.
+	// Read every manifest first (cheap): it names the versions to ask for.
+	// The two requests then travel while the folders are hashed.
+	locals := make([]local, len(dirs))
+	var refs []trust.SkillRef
+	for i, dir := range dirs {
+		locals[i] = manifest(dir)
+		if locals[i].err == nil {
+			refs = append(refs, locals[i].ref)
+		}
+	}
+
 	var live *trust.Keyring
-	var liveErr error
+	var sigs map[trust.SkillRef][]*trust.Signature
+	var liveErr, sigsErr error
 	var wg sync.WaitGroup
 	if v.Live {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			live, liveErr = v.Catalog.FindKeyring(ctx)
-		}()
+		wg.Go(func() { live, liveErr = v.Catalog.FindKeyring(ctx) })
 	}
-	locals := computeAll(dirs)
-
-	var refs []trust.SkillRef
-	for _, l := range locals {
-		if l.err == nil {
-			refs = append(refs, l.ref)
-		}
-	}
-	var sigs map[trust.SkillRef][]*trust.Signature
 	if len(refs) > 0 {
-		var err error
-		if sigs, err = v.Catalog.FindSignaturesBatch(ctx, refs); err != nil {
-			return nil, fmt.Errorf("fetch signatures: %w", err)
-		}
+		wg.Go(func() { sigs, sigsErr = v.Catalog.FindSignaturesBatch(ctx, refs) })
 	}
+	parallel(len(dirs), func(i int) { hash(dirs[i], &locals[i]) })
 	wg.Wait()
-	if liveErr != nil {
+	if sigsErr != nil {
+		return nil, fmt.Errorf("fetch signatures: %w", sigsErr)
+	} else if liveErr != nil {
 		return nil, fmt.Errorf("fetch keyring: %w", liveErr)
 	}
 
@@ -111,47 +110,57 @@ func (v *Verifier) Verify(ctx context.Context, dirs []string) ([]Result, error) 
 	}
 	now := v.Now()
 	results := make([]Result, len(dirs))
-	for i, l := range locals {
-		results[i] = check(verifier, dirs[i], l, sigs[l.ref], now)
-	}
+	parallel(len(dirs), func(i int) {
+		results[i] = check(verifier, dirs[i], locals[i], sigs[locals[i].ref], now)
+	})
 	return results, nil
 }
 
-// computeAll hashes the folders on all cores.
-func computeAll(dirs []string) []local {
-	out := make([]local, len(dirs))
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+// parallel runs fn(0..n-1) on all cores.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	next := make(chan int, n)
+	for i := range n {
+		next <- i
+	}
+	close(next)
 	var wg sync.WaitGroup
-	for i, dir := range dirs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			out[i] = compute(dir)
-		}()
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				fn(i)
+			}
+		})
 	}
 	wg.Wait()
-	return out
 }
 
-func compute(dir string) local {
+// manifest reads a folder's SKILL.md.
+func manifest(dir string) local {
 	m, err := skill.Load(dir)
 	if err != nil {
 		return local{err: err}
 	}
-	l := local{ref: trust.SkillRef{Name: m.Name, Version: m.Version}}
+	l := local{ref: trust.SkillRef{Name: m.Name, Version: m.Version}, permissions: m.Permissions}
 	if m.Version == "" {
 		l.err = trust.Errorf(trust.EINVALID, "%s: SKILL.md declares no version: only versioned skills are signed", m.Name)
-		return l
-	}
-	if l.contentDigest, err = digest.Content(dir); err != nil {
-		l.err = err
-		return l
-	}
-	if l.permissionsDigest, err = digest.Permissions(m.Permissions); err != nil {
-		l.err = err
 	}
 	return l
+}
+
+// hash computes both digests of a folder whose manifest was read.
+func hash(dir string, l *local) {
+	if l.err != nil {
+		return
+	}
+	var err error
+	if l.contentDigest, err = digest.Content(dir); err != nil {
+		l.err = err
+		return
+	}
+	if l.permissionsDigest, err = digest.Permissions(l.permissions); err != nil {
+		l.err = err
+	}
 }
 
 // check decides one skill: the newest signature that verifies and matches both

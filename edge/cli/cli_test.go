@@ -5,49 +5,30 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/openagents/trust/edge/api"
 	"github.com/openagents/trust/edge/cli"
-	"github.com/openagents/trust/edge/sqlite"
+	"github.com/openagents/trust/edge/edgetest"
 )
-
-const serviceToken = "CANARY-service-credential-5e1d7c3b9a2f4e6d8c0b"
 
 // stack is a real edge node in-process and the environment trustctl sees.
 type stack struct {
 	t    *testing.T
 	url  string
 	vars map[string]string
-	logs *bytes.Buffer
+	logs *edgetest.Buffer
 }
 
 func MustStack(t *testing.T) *stack {
 	t.Helper()
-	db := sqlite.NewDB(filepath.Join(t.TempDir(), "catalog.db"))
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	logs := &bytes.Buffer{}
-	srv := api.NewServer()
-	srv.Logger = slog.New(slog.NewTextHandler(logs, nil))
-	srv.ServiceToken = serviceToken
-	srv.SkillVersionService = sqlite.NewSkillVersionService(db)
-	srv.SignatureService = sqlite.NewSignatureService(db)
-	srv.KeyService = sqlite.NewKeyService(db)
-	srv.MachineTokenService = sqlite.NewMachineTokenService(db)
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	return &stack{t: t, url: hs.URL, logs: logs, vars: map[string]string{
-		"TRUST_EDGE_URL":      hs.URL,
-		"TRUST_SERVICE_TOKEN": serviceToken,
+	node := edgetest.MustOpen(t, nil)
+	return &stack{t: t, url: node.URL(), logs: node.Logs, vars: map[string]string{
+		"TRUST_EDGE_URL":      node.URL(),
+		"TRUST_SERVICE_TOKEN": edgetest.ServiceToken,
 	}}
 }
 
@@ -154,7 +135,7 @@ func TestWalkThrough(t *testing.T) {
 		t.Fatalf("revoked: exit %d, %s", code, out)
 	}
 
-	if strings.Contains(s.logs.String(), serviceToken) || strings.Contains(s.logs.String(), s.vars["TRUST_MACHINE_TOKEN"]) {
+	if strings.Contains(s.logs.String(), edgetest.ServiceToken) || strings.Contains(s.logs.String(), s.vars["TRUST_MACHINE_TOKEN"]) {
 		t.Fatal("a credential reached the edge's logs")
 	}
 }

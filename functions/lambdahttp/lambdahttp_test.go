@@ -109,7 +109,9 @@ func TestAdapter_Handle(t *testing.T) {
 		mutate func(*events.APIGatewayV2HTTPRequest)
 	}{
 		{"ErrNoMethod", func(ev *events.APIGatewayV2HTTPRequest) { ev.RequestContext.HTTP.Method = "" }},
-		{"ErrRelativePath", func(ev *events.APIGatewayV2HTTPRequest) { ev.RawPath, ev.RequestContext.HTTP.Path = "v1/sign", "v1/sign" }},
+		{"ErrRelativePath", func(ev *events.APIGatewayV2HTTPRequest) {
+			ev.RawPath, ev.RequestContext.HTTP.Path = "v1/sign", "v1/sign"
+		}},
 		{"ErrBadBase64", func(ev *events.APIGatewayV2HTTPRequest) { ev.Body = "%%%" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

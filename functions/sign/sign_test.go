@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,8 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/openagents/trust/edge/api"
-	"github.com/openagents/trust/edge/sqlite"
+	"github.com/openagents/trust/edge/edgetest"
 	"github.com/openagents/trust/functions/lambdahttp"
 	"github.com/openagents/trust/functions/sign"
 	"github.com/openagents/trust/shared/digest"
@@ -32,7 +30,6 @@ var update = flag.Bool("update", false, "rewrite the golden responses in testdat
 // Canary credentials: they must never appear in a response or a log line.
 const (
 	operatorToken = "CANARY-operator-7f3c9a1e5b2d4f6081a3c5e7d9b1f3a5"
-	serviceToken  = "CANARY-service-2b4d6f8091a3c5e7f9b1d3f5a7c9e1b3"
 )
 
 var now = time.Date(2026, 11, 24, 18, 40, 1, 0, time.UTC)
@@ -41,30 +38,18 @@ var now = time.Date(2026, 11, 24, 18, 40, 1, 0, time.UTC)
 type env struct {
 	handler *sign.Handler
 	edge    *edgeapi.Client
-	logs    *bytes.Buffer
+	logs    *edgetest.Buffer
+	node    *edgetest.Edge
 }
 
 func MustEnv(tb testing.TB) *env {
 	tb.Helper()
 	ctx := context.Background()
-	logs := &bytes.Buffer{}
+	logs := &edgetest.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 
-	db := sqlite.NewDB(filepath.Join(tb.TempDir(), "catalog.db"))
-	db.Now = func() time.Time { return now }
-	if err := db.Open(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	srv := api.NewServer()
-	srv.Logger, srv.ServiceToken, srv.Now = logger, serviceToken, func() time.Time { return now }
-	srv.SkillVersionService = sqlite.NewSkillVersionService(db)
-	srv.SignatureService = sqlite.NewSignatureService(db)
-	srv.KeyService = sqlite.NewKeyService(db)
-	srv.MachineTokenService = sqlite.NewMachineTokenService(db)
-	hs := httptest.NewServer(srv)
-	tb.Cleanup(hs.Close)
-	edge := edgeapi.NewClient(hs.URL, serviceToken)
+	node := edgetest.MustOpen(tb, func() time.Time { return now })
+	edge := node.ServiceClient()
 
 	// The published key: version 1 of the fixed test keyring.
 	var kr trust.Keyring
@@ -88,7 +73,7 @@ func MustEnv(tb testing.TB) *env {
 	h := sign.NewHandler()
 	h.Catalog, h.Signer, h.OperatorToken, h.Logger = edge, signer, operatorToken, logger
 	h.Now = func() time.Time { return now }
-	return &env{handler: h, edge: edge, logs: logs}
+	return &env{handler: h, edge: edge, logs: logs, node: node}
 }
 
 func MustSkillVersion(tb testing.TB, dir, publisher, state string) *trust.SkillVersion {
@@ -193,8 +178,8 @@ func TestHandler_Events(t *testing.T) {
 				t.Fatalf("status=%d, want %d: %s", resp.StatusCode, tc.status, resp.Body)
 			}
 			golden(t, tc.event, resp)
-			for _, canary := range []string{operatorToken, serviceToken} {
-				if strings.Contains(resp.Body, canary) || strings.Contains(e.logs.String(), canary) {
+			for _, canary := range []string{operatorToken, edgetest.ServiceToken} {
+				if strings.Contains(resp.Body, canary) || strings.Contains(e.logs.String(), canary) || strings.Contains(e.node.Logs.String(), canary) {
 					t.Fatalf("a credential leaked into the response or the logs")
 				}
 			}

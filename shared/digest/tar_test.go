@@ -208,7 +208,9 @@ func TestContent_Deterministic(t *testing.T) {
 		change func(tb testing.TB, dir string)
 	}{
 		{"OneByteChanged", func(tb testing.TB, dir string) { MustWriteFile(tb, filepath.Join(dir, "README.md"), "readmE\n", 0o644) }},
-		{"FileRenamed", func(tb testing.TB, dir string) { MustRename(tb, filepath.Join(dir, "README.md"), filepath.Join(dir, "README.txt")) }},
+		{"FileRenamed", func(tb testing.TB, dir string) {
+			MustRename(tb, filepath.Join(dir, "README.md"), filepath.Join(dir, "README.txt"))
+		}},
 		{"DirectoryRenamed", func(tb testing.TB, dir string) { MustRename(tb, filepath.Join(dir, "data"), filepath.Join(dir, "dat")) }},
 		{"EmptyFileAdded", func(tb testing.TB, dir string) { MustWriteFile(tb, filepath.Join(dir, "new"), "", 0o644) }},
 		{"EmptyDirectoryAdded", func(tb testing.TB, dir string) { MustMkdir(tb, filepath.Join(dir, "new")) }},

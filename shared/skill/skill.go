@@ -70,6 +70,11 @@ func Load(dir string) (*Manifest, error) {
 		return nil, fmt.Errorf("open %s: %w", ManifestFile, err)
 	}
 	defer f.Close()
+	if opened, err := f.Stat(); err != nil {
+		return nil, fmt.Errorf("stat %s: %w", ManifestFile, err)
+	} else if !os.SameFile(fi, opened) {
+		return nil, fmt.Errorf("%s changed while it was being read", ManifestFile)
+	}
 
 	// Read one byte past the limit so a file that grew since Lstat is caught.
 	data, err := io.ReadAll(io.LimitReader(f, MaxManifestSize+1))
