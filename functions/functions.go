@@ -16,6 +16,11 @@ import (
 	"github.com/openagents/trust/functions/sign"
 	"github.com/openagents/trust/shared/edgeapi"
 	"github.com/openagents/trust/shared/signing"
+
+	// KMS providers TRUST_SIGNING_KEY may name: hashivault:// (and openbao://)
+	// for production, localkms:// for the tested local path.
+	_ "github.com/openagents/trust/shared/signing/hashivault"
+	_ "github.com/openagents/trust/shared/signing/localkms"
 )
 
 // Config is the functions' configuration, read from the environment.

@@ -9,6 +9,10 @@ import (
 	"syscall"
 
 	"github.com/openagents/trust/edge/cli"
+
+	// KMS providers `trustctl sign --key URI` may name.
+	_ "github.com/openagents/trust/shared/signing/hashivault"
+	_ "github.com/openagents/trust/shared/signing/localkms"
 )
 
 func main() {
