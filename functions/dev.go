@@ -45,22 +45,24 @@ func EnsureDevKey(ctx context.Context, c Config, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("fetch keyring: %w", err)
 	}
-	if _, err := signing.SigningKey(kr, signer.PublicKey(), now); err == nil {
-		return nil // already published and able to sign
+	for _, k := range kr.Keys {
+		if pub, err := signing.ParsePublicKey(k.PublicKey); err == nil && pub.Equal(signer.PublicKey()) {
+			// Published once already. A key is never published again: if it
+			// can no longer sign (revoked, retired, expired), a new key is needed.
+			if _, err := signing.SigningKey(kr, signer.PublicKey(), now); err != nil {
+				return fmt.Errorf("dev key %s is %s and cannot sign: delete %s to create a new one on the next start (%s)",
+					k.Ref(), k.State, path, trust.ErrorMessage(err))
+			}
+			return nil
+		}
 	}
 	pub, err := signing.EncodePublicKey(signer.PublicKey())
 	if err != nil {
 		return err
 	}
-	next := 1
-	for _, k := range kr.Keys {
-		if k.KeyID == DevKeyID && k.Version >= next {
-			next = k.Version + 1
-		}
-	}
 	nb := now.UTC().Truncate(time.Second).Add(-time.Minute)
 	_, err = edge.CreateKeyVersion(ctx, &trust.KeyVersion{
-		KeyID: DevKeyID, Version: next, Algorithm: trust.AlgorithmEd25519, PublicKey: pub,
+		KeyID: DevKeyID, Algorithm: trust.AlgorithmEd25519, PublicKey: pub,
 		NotBefore: nb, NotAfter: nb.AddDate(1, 0, 0), State: trust.KeyActive,
 	})
 	if err != nil {

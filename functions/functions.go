@@ -15,7 +15,9 @@ import (
 
 	"github.com/openagents/trust/functions/sign"
 	"github.com/openagents/trust/shared/edgeapi"
+	"github.com/openagents/trust/shared/httpapi"
 	"github.com/openagents/trust/shared/signing"
+	"github.com/openagents/trust/shared/trust"
 
 	// KMS providers TRUST_SIGNING_KEY may name: hashivault:// (and openbao://)
 	// for production, localkms:// for the tested local path.
@@ -49,8 +51,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.EdgeURL == "":
 		return fmt.Errorf("TRUST_EDGE_URL is not set")
-	case !strings.HasPrefix(c.EdgeURL, "http://") && !strings.HasPrefix(c.EdgeURL, "https://"):
-		return fmt.Errorf("TRUST_EDGE_URL must start with http:// or https://")
+	case httpapi.CheckBaseURL(c.EdgeURL) != nil:
+		return fmt.Errorf("TRUST_EDGE_URL: %s", trust.ErrorMessage(httpapi.CheckBaseURL(c.EdgeURL)))
 	case len(c.ServiceToken) < MinCredentialLength:
 		return fmt.Errorf("TRUST_SERVICE_TOKEN must be set, at least %d characters", MinCredentialLength)
 	case len(c.OperatorToken) < MinCredentialLength:
@@ -87,8 +89,10 @@ func Mux(sign http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/sign", sign)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintln(w, `{"status":"ok"}`)
+		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteError(w, r, nil, trust.Errorf(trust.ENOTFOUND, "no such route"))
 	})
 	return mux
 }

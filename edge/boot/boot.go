@@ -104,6 +104,11 @@ func (v *Verifier) Verify(ctx context.Context, dirs []string) ([]Result, error) 
 		return nil, fmt.Errorf("fetch keyring: %w", liveErr)
 	}
 
+	// The edge's keyring can only be as new as the one pinned in the image or
+	// newer; an older one would hide revocations made since (a rollback).
+	if live != nil && live.Sequence < v.Pinned.Sequence {
+		return nil, trust.Errorf(trust.ECONFLICT, "the edge's keyring (sequence %d) is older than the pinned keyring (sequence %d): refusing a rolled-back keyring", live.Sequence, v.Pinned.Sequence)
+	}
 	verifier, err := signing.NewVerifier(signing.MergeKeyrings(v.Pinned, live))
 	if err != nil {
 		return nil, fmt.Errorf("load keyring: %w", err)

@@ -295,6 +295,20 @@ func TestVerifier_Verify(t *testing.T) {
 		}
 	})
 
+	t.Run("ErrKeyringRolledBack", func(t *testing.T) {
+		// An edge that answers with an older keyring (say, without a recent
+		// revocation) is refused outright.
+		f := newFixture(t)
+		dir := MustSkill(t, "hello", "1.0.0")
+		f.add(MustSign(t, f.k1, dir, nil))
+		f.pinned.Sequence = 5
+		f.cat.keyring = &trust.Keyring{Sequence: 0}
+		v := boot.NewVerifier(f.cat, f.pinned)
+		if _, err := v.Verify(context.Background(), []string{dir}); trust.ErrorCode(err) != trust.ECONFLICT {
+			t.Fatalf("err=%v, want a refused rollback", err)
+		}
+	})
+
 	t.Run("ErrNoPinnedKeyring", func(t *testing.T) {
 		f := newFixture(t)
 		v := boot.NewVerifier(f.cat, nil)

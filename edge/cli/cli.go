@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/openagents/trust/shared/edgeapi"
+	"github.com/openagents/trust/shared/httpapi"
 	"github.com/openagents/trust/shared/trust"
 )
 
@@ -171,8 +172,8 @@ func (f *edgeFlags) client(env *Env, envVars ...string) (*edgeapi.Client, error)
 	if f.url == "" {
 		return nil, usagef("no edge URL: pass --edge or set TRUST_EDGE_URL")
 	}
-	if !strings.HasPrefix(f.url, "http://") && !strings.HasPrefix(f.url, "https://") {
-		return nil, usagef("edge URL %q must start with http:// or https://", f.url)
+	if err := httpapi.CheckBaseURL(f.url); err != nil {
+		return nil, usagef("edge URL: %s", trust.ErrorMessage(err))
 	}
 	var token string
 	if f.tokenFile != "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -68,18 +69,8 @@ func runKeysPublish(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	kr, err := client.FindKeyring(ctx)
-	if err != nil {
-		return fmt.Errorf("fetch keyring: %w", err)
-	}
-	next := 1
-	for _, k := range kr.Keys {
-		if k.KeyID == *keyID && k.Version >= next {
-			next = k.Version + 1
-		}
-	}
 	kv, err := client.CreateKeyVersion(ctx, &trust.KeyVersion{
-		KeyID: *keyID, Version: next, Algorithm: trust.AlgorithmEd25519,
+		KeyID: *keyID, Algorithm: trust.AlgorithmEd25519, // the edge numbers the version
 		PublicKey: string(pemBytes), NotBefore: nb, NotAfter: nb.Add(*validFor), State: trust.KeyActive,
 	})
 	if err != nil {
@@ -177,15 +168,30 @@ func runKeysChange(ctx context.Context, env *Env, verb string, args []string) er
 	return nil
 }
 
-// writeFileAtomic writes data to path through a temporary file and a rename.
+// writeFileAtomic writes data to path through a new temporary file in the same
+// directory and a rename, so a reader never sees half a file and an existing
+// symlink at a predictable temporary name cannot redirect the write.
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
 		os.Remove(tmp)
-		return err
 	}
-	return nil
+	return err
 }

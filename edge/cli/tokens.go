@@ -9,7 +9,7 @@ func runTokens(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 || args[0] != "create" {
 		return usagef("subcommand required: create")
 	}
-	fs := newFlagSet(env, "tokens create", "--machine ID [--tenant ID]")
+	fs := newFlagSet(env, "tokens create", "--machine ID --tenant ID")
 	var ef edgeFlags
 	ef.register(fs, env, "file holding the service credential (default: env TRUST_SERVICE_TOKEN)")
 	machine := fs.String("machine", "", "Machine ID")
@@ -21,6 +21,8 @@ func runTokens(ctx context.Context, env *Env, args []string) error {
 		return usagef("unexpected arguments: %q", pos)
 	} else if *machine == "" {
 		return usagef("--machine required")
+	} else if *tenant == "" {
+		return usagef("--tenant required: every Machine belongs to a tenant")
 	}
 	client, err := ef.client(env, "TRUST_SERVICE_TOKEN")
 	if err != nil {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/openagents/trust/edge/boot"
@@ -99,7 +101,7 @@ func ReadKeyring(path string) (*trust.Keyring, error) {
 	if err := dec.Decode(&kr); err != nil {
 		return nil, fmt.Errorf("keyring %s: %w", path, err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("keyring %s: trailing data after the keyring", path)
 	}
 	if len(kr.Keys) == 0 {

@@ -2,6 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"unicode/utf8"
 
@@ -27,10 +31,12 @@ func NewKeyService(db *DB) *KeyService {
 }
 
 // CreateKeyVersion publishes a new key version, numbered one past the key ID's
-// latest. An empty state means active; a new version may be active or retiring.
-// EINVALID for a bad record (key ID, algorithm, public key, validity window,
-// state) or a version that would leave a gap; ECONFLICT if the version exists.
-// On success k.CreatedAt is set.
+// latest; a zero k.Version asks for that number. An empty state means active; a
+// new version may be active or retiring. EINVALID for a bad record (key ID,
+// algorithm, public key, validity window, state) or a version that would leave
+// a gap; ECONFLICT if the version exists or the public key is already published
+// (under any key ID or version, revoked or not). On success k.Version and
+// k.CreatedAt are set.
 func (s *KeyService) CreateKeyVersion(ctx context.Context, k *trust.KeyVersion) error {
 	if err := validateNewKeyVersion(k); err != nil {
 		return err
@@ -134,8 +140,8 @@ func validateNewKeyVersion(k *trust.KeyVersion) error {
 		return trust.Errorf(trust.EINVALID, "key version required")
 	} else if err := trust.ValidateKeyID(k.KeyID); err != nil {
 		return err
-	} else if k.Version < 1 {
-		return trust.Errorf(trust.EINVALID, "key %q: version must be 1 or more", k.KeyID)
+	} else if k.Version < 0 {
+		return trust.Errorf(trust.EINVALID, "key %q: version must be 1 or more (0 for the next one)", k.KeyID)
 	} else if k.Algorithm != trust.AlgorithmEd25519 {
 		return trust.Errorf(trust.EINVALID, "key %s: algorithm must be %q", k.Ref(), trust.AlgorithmEd25519)
 	} else if _, err := signing.ParsePublicKey(k.PublicKey); err != nil {
@@ -161,18 +167,39 @@ func createKeyVersion(ctx context.Context, tx *Tx, k *trust.KeyVersion) error {
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM key_versions WHERE key_id = ?`, k.KeyID).Scan(&latest); err != nil {
 		return fmt.Errorf("find latest version of key %s: %w", k.KeyID, err)
 	}
+	if k.Version == 0 {
+		k.Version = latest + 1
+	}
 	if k.Version <= latest {
 		return trust.Errorf(trust.ECONFLICT, "key %s already exists", k.Ref())
 	} else if k.Version != latest+1 {
 		return trust.Errorf(trust.EINVALID, "key %s: the next version of %q is %d", k.Ref(), k.KeyID, latest+1)
 	}
 
+	pub, err := signing.ParsePublicKey(k.PublicKey)
+	if err != nil {
+		return trust.Errorf(trust.EINVALID, "key %s: public key is not an Ed25519 PKIX PEM", k.Ref())
+	}
+	sum := sha256.Sum256(pub)
+	fingerprint := hex.EncodeToString(sum[:])
+	var otherID string
+	var otherVersion int
+	var otherState string
+	switch err := tx.QueryRowContext(ctx, `SELECT key_id, version, state FROM key_versions WHERE fingerprint = ?`, fingerprint).
+		Scan(&otherID, &otherVersion, &otherState); {
+	case err == nil:
+		return trust.Errorf(trust.ECONFLICT, "this public key is already published as %s (%s): a key is published once; generate a new key for a new version",
+			trust.KeyRef(otherID, otherVersion), otherState)
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("find key by fingerprint: %w", err)
+	}
+
 	k.NotBefore, k.NotAfter = k.NotBefore.UTC(), k.NotAfter.UTC()
 	k.CreatedAt = tx.now
 	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO key_versions (key_id, version, algorithm, public_key, not_before, not_after, state, revoked_at, revocation_reason, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, NULL, '', ?)`,
-		k.KeyID, k.Version, k.Algorithm, k.PublicKey, formatTime(k.NotBefore), formatTime(k.NotAfter), k.State, formatTime(k.CreatedAt),
+		INSERT INTO key_versions (key_id, version, algorithm, public_key, fingerprint, not_before, not_after, state, revoked_at, revocation_reason, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, '', ?)`,
+		k.KeyID, k.Version, k.Algorithm, k.PublicKey, fingerprint, formatTime(k.NotBefore), formatTime(k.NotAfter), k.State, formatTime(k.CreatedAt),
 	); err != nil {
 		return fmt.Errorf("insert key %s: %w", k.Ref(), err)
 	}

@@ -96,12 +96,40 @@ func TestKeyService_CreateKeyVersion(t *testing.T) {
 		wantCode(t, sqlite.NewKeyService(db).CreateKeyVersion(ctx, NewKeyVersion(t, "main", 3)), trust.EINVALID)
 	})
 
+	t.Run("OKNextVersion", func(t *testing.T) {
+		db, _ := MustOpenDB(t)
+		MustCreateKeyVersion(t, db, NewKeyVersion(t, "main", 1))
+		k := NewKeyVersion(t, "main", 0)
+		if err := sqlite.NewKeyService(db).CreateKeyVersion(ctx, k); err != nil {
+			t.Fatal(err)
+		} else if k.Version != 2 {
+			t.Fatalf("version=%d, want 2", k.Version)
+		}
+	})
+
+	t.Run("ErrKeyPublishedTwice", func(t *testing.T) {
+		// A key is published once: once revoked it can never come back,
+		// under another version or another key ID.
+		db, _ := MustOpenDB(t)
+		svc := sqlite.NewKeyService(db)
+		first := NewKeyVersion(t, "main", 1)
+		MustCreateKeyVersion(t, db, first)
+		if _, err := svc.RevokeKeyVersion(ctx, "main", 1, "leaked"); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"main", "other"} {
+			again := NewKeyVersion(t, id, 0)
+			again.PublicKey = first.PublicKey
+			wantCode(t, svc.CreateKeyVersion(ctx, again), trust.ECONFLICT)
+		}
+	})
+
 	t.Run("ErrInvalid", func(t *testing.T) {
 		revoked := t0
 		for name, mutate := range map[string]func(*trust.KeyVersion){
 			"KeyID":     func(k *trust.KeyVersion) { k.KeyID = "Main Key" },
 			"NoKeyID":   func(k *trust.KeyVersion) { k.KeyID = "" },
-			"Version":   func(k *trust.KeyVersion) { k.Version = 0 },
+			"Version":   func(k *trust.KeyVersion) { k.Version = -1 },
 			"Algorithm": func(k *trust.KeyVersion) { k.Algorithm = "rsa" },
 			"PublicKey": func(k *trust.KeyVersion) {
 				k.PublicKey = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"

@@ -107,13 +107,7 @@ func createSignature(ctx context.Context, tx *Tx, sig *trust.Signature) error {
 			return trust.Errorf(trust.ECONFLICT, "skill version %s is %s: only an approved version can be signed", ref, v.State)
 		}
 	case trust.ENOTFOUND:
-		if err := createSkillVersion(ctx, tx, &trust.SkillVersion{
-			Name: sig.Skill, Version: sig.Version, Publisher: sig.Publisher,
-			ContentDigest: sig.ContentDigest, PermissionsDigest: sig.PermissionsDigest, ImageDigest: sig.ImageDigest,
-			State: trust.SkillVersionApproved,
-		}); err != nil {
-			return err
-		}
+		return trust.Errorf(trust.ENOTFOUND, "skill version %s is not in the catalog: record it, with its permissions, before its signature", ref)
 	default:
 		return err
 	}
@@ -164,6 +158,7 @@ func findSignatures(ctx context.Context, tx *Tx, refs []trust.SkillRef) (map[tru
 		       s.key_id, s.key_version, s.issued_at, s.envelope, s.created_at
 		FROM (SELECT json_extract(value, '$[0]') AS name, json_extract(value, '$[1]') AS version FROM json_each(?)) AS r
 		CROSS JOIN signatures AS s ON s.skill = r.name AND s.version = r.version
+		JOIN skill_versions AS v ON v.name = s.skill AND v.version = s.version AND v.state = 'approved'
 		ORDER BY s.skill, s.version, s.issued_at DESC, s.key_id, s.key_version DESC`, string(param))
 	if err != nil {
 		return nil, fmt.Errorf("find signatures: %w", err)

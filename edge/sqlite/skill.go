@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/openagents/trust/shared/digest"
 	"github.com/openagents/trust/shared/trust"
 )
 
@@ -88,6 +89,13 @@ func createSkillVersion(ctx context.Context, tx *Tx, v *trust.SkillVersion) erro
 		return trust.Errorf(trust.EINVALID, "skill version required")
 	} else if err := v.Validate(); err != nil {
 		return err
+	}
+	// The stored permissions must be the ones the digest covers: the review
+	// queue and the runtime guard read them.
+	if d, err := digest.Permissions(v.Permissions); err != nil {
+		return trust.Errorf(trust.EINVALID, "skill version %s@%s: invalid permissions", v.Name, v.Version)
+	} else if d != v.PermissionsDigest {
+		return trust.Errorf(trust.EINVALID, "skill version %s@%s: permissions hash to %s, not to the permissions digest %s", v.Name, v.Version, d, v.PermissionsDigest)
 	}
 	switch v.State {
 	case "":

@@ -45,6 +45,7 @@ func NewHandler() *Handler {
 	h := &Handler{Logger: slog.Default(), Now: time.Now}
 	h.mux = http.NewServeMux()
 	h.mux.HandleFunc("POST /v1/sign", h.handleSignCreate)
+	h.mux.HandleFunc("/", h.handleNotFound)
 	return h
 }
 
@@ -79,6 +80,17 @@ func (h *Handler) handleSignCreate(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusCreated, sig)
 }
 
+// handleNotFound answers every other method and path in the shared error format.
+func (h *Handler) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/v1/sign" {
+		w.Header().Set("Allow", "POST")
+		httpapi.WriteJSON(w, http.StatusMethodNotAllowed, httpapi.ErrorResponse{Error: httpapi.ErrorBody{
+			Code: trust.EINVALID, Message: r.Method + " not allowed: use POST"}})
+		return
+	}
+	httpapi.WriteError(w, r, h.Logger, trust.Errorf(trust.ENOTFOUND, "no such route"))
+}
+
 func (h *Handler) authenticate(r *http.Request) error {
 	if h.OperatorToken == "" {
 		return fmt.Errorf("sign: no operator credential configured")
@@ -100,14 +112,14 @@ func (h *Handler) Sign(ctx context.Context, ref trust.SkillRef) (*trust.Signatur
 	}
 	sv, err := h.Catalog.FindSkillVersion(ctx, ref)
 	if err != nil {
-		return nil, err
+		return nil, catalogError("find skill version", err, trust.ENOTFOUND)
 	} else if sv.State != trust.SkillVersionApproved {
 		return nil, trust.Errorf(trust.ECONFLICT, "skill %s is %s, not approved: only approved versions are signed", ref, sv.State)
 	}
 
 	kr, err := h.Catalog.FindKeyring(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load keyring: %w", err)
+		return nil, catalogError("load keyring", err)
 	}
 	now := h.Now().UTC()
 	kv, err := signing.SigningKey(kr, h.Signer.PublicKey(), now)
@@ -131,5 +143,21 @@ func (h *Handler) Sign(ctx context.Context, ref trust.SkillRef) (*trust.Signatur
 	if err != nil {
 		return nil, fmt.Errorf("sign %s with %s: %w", ref, kv.Ref(), err)
 	}
-	return h.Catalog.CreateSignature(ctx, env)
+	sig, err := h.Catalog.CreateSignature(ctx, env)
+	if err != nil {
+		return nil, catalogError("record signature", err, trust.ENOTFOUND, trust.ECONFLICT)
+	}
+	return sig, nil
+}
+
+// catalogError passes on the catalog's answer when it is about the caller's
+// request (one of codes) and hides it otherwise: a refused service credential
+// is this function's fault, not the caller's, and must not read as theirs.
+func catalogError(doing string, err error, codes ...string) error {
+	for _, c := range codes {
+		if trust.ErrorCode(err) == c {
+			return err
+		}
+	}
+	return fmt.Errorf("%s: %s: %s", doing, trust.ErrorCode(err), trust.ErrorMessage(err))
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -237,6 +238,29 @@ func TestHandler_Sign(t *testing.T) {
 		_, err := e.handler.Sign(context.Background(), trust.SkillRef{Name: "hello", Version: "1.0.0"})
 		if trust.ErrorCode(err) != trust.ECONFLICT {
 			t.Fatalf("err=%v, want conflict", err)
+		}
+	})
+
+	t.Run("ErrServiceCredentialRefused", func(t *testing.T) {
+		// The edge refusing the function's own credential is an internal
+		// error for the caller, not "unauthorized".
+		e := MustEnv(t)
+		e.handler.Catalog = e.node.Client("not-the-service-credential-000000000000")
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/v1/sign", strings.NewReader(`{"name":"hello","version":"1.0.0"}`))
+		r.Header.Set("Authorization", "Bearer "+operatorToken)
+		e.handler.ServeHTTP(w, r)
+		if w.Code != 500 || !strings.Contains(w.Body.String(), `"internal error"`) {
+			t.Fatalf("got %d %s, want 500 internal error", w.Code, w.Body)
+		}
+	})
+
+	t.Run("ErrMethod", func(t *testing.T) {
+		e := MustEnv(t)
+		w := httptest.NewRecorder()
+		e.handler.ServeHTTP(w, httptest.NewRequest("GET", "/v1/sign", nil))
+		if w.Code != 405 || w.Header().Get("Allow") != "POST" || !strings.Contains(w.Body.String(), `"code":"invalid"`) {
+			t.Fatalf("got %d %v %s", w.Code, w.Header(), w.Body)
 		}
 	})
 

@@ -57,6 +57,18 @@ func TestFence_EdgeDoesNotImportFunctions(t *testing.T) {
 	}
 }
 
+// TestFence_MachineCLICarriesNoVault: trustctl ships in every Machine; it
+// verifies and never holds the platform's Vault signing path.
+func TestFence_MachineCLICarriesNoVault(t *testing.T) {
+	for pkg, ds := range deps(t, "github.com/openagents/trust/edge/cmd/trustctl") {
+		for _, d := range ds {
+			if strings.HasPrefix(d, "github.com/hashicorp/") || strings.HasSuffix(d, "/signing/hashivault") {
+				t.Errorf("%s imports %s", pkg, d)
+			}
+		}
+	}
+}
+
 // TestFence_BuildsWithoutCgo: every binary builds with CGO_ENABLED=0.
 func TestFence_BuildsWithoutCgo(t *testing.T) {
 	if testing.Short() {

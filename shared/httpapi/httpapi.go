@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/openagents/trust/shared/trust"
@@ -108,10 +110,32 @@ func ReadJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error 
 		}
 		return trust.Errorf(trust.EINVALID, "invalid JSON body: %s", jsonProblem(err))
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return trust.Errorf(trust.EINVALID, "invalid JSON body: trailing data after the first value")
 	}
 	return nil
+}
+
+// CheckBaseURL reports, as EINVALID, a base URL that credentials must not be
+// sent to: anything but https://, except plain http:// to a loopback host
+// (the local stack and tests).
+func CheckBaseURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		// The URL is not echoed: it may carry a password.
+		return trust.Errorf(trust.EINVALID, "want https://host[:port][/path], without user, query or fragment")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return nil
+		}
+		return trust.Errorf(trust.EINVALID, "http://%s: credentials go over https only (plain http is allowed to loopback addresses)", u.Host)
+	}
+	return trust.Errorf(trust.EINVALID, "scheme %q: want https://", u.Scheme)
 }
 
 // jsonProblem describes a decoding error without echoing request content.

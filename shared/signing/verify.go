@@ -61,6 +61,19 @@ func NewVerifier(kr *trust.Keyring) (*Verifier, error) {
 		v.byRef[ref] = vk
 		v.byID[k.KeyID] = append(v.byID[k.KeyID], vk)
 	}
+	// A key revoked under one ref is revoked under every ref it appears as:
+	// re-publishing a revoked key must not bring it back.
+	revoked := map[string]bool{}
+	for _, vk := range v.byRef {
+		if vk.state == trust.KeyRevoked {
+			revoked[string(vk.pub)] = true
+		}
+	}
+	for _, vk := range v.byRef {
+		if revoked[string(vk.pub)] {
+			vk.state = trust.KeyRevoked
+		}
+	}
 	return v, nil
 }
 

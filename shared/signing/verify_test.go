@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -340,6 +341,23 @@ func TestNewVerifier(t *testing.T) {
 			}
 		})
 	}
+	t.Run("RevokedKeyRepublished", func(t *testing.T) {
+		// test:1 is revoked; the same public key listed again as other:1
+		// (active) must stay revoked, whichever ref signs.
+		kr := MustKeyring(t)
+		kr.Keys[0].State = trust.KeyRevoked
+		again := kr.Keys[0]
+		again.KeyID, again.State = "other", trust.KeyActive
+		kr.Keys = append(kr.Keys, again)
+		st := MustStatement(t)
+		st.KeyID, st.KeyVersion = "other", 1
+		env := MustSign(t, "test-key.pem", st)
+		_, err := signing.Verify(env, kr, Now)
+		var ve *trust.VerifyError
+		if !errors.As(err, &ve) || ve.Reason != trust.ReasonRevokedKey {
+			t.Fatalf("got %v, want %s", err, trust.ReasonRevokedKey)
+		}
+	})
 	t.Run("ErrNil", func(t *testing.T) {
 		if _, err := signing.NewVerifier(nil); trust.ErrorCode(err) != trust.EINVALID {
 			t.Fatalf("got %v", err)

@@ -10,8 +10,10 @@ import (
 
 	"github.com/openagents/trust/edge/cli"
 
-	// KMS providers `trustctl sign --key URI` may name.
-	_ "github.com/openagents/trust/shared/signing/hashivault"
+	// The KMS provider `trustctl sign --key localkms://…` may name. Vault
+	// (hashivault://) is deliberately absent: this binary ships in every
+	// Machine, and signing with the platform's Vault key is the sign
+	// function's job (docs/signing.md).
 	_ "github.com/openagents/trust/shared/signing/localkms"
 )
 

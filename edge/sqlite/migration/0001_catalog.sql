@@ -38,6 +38,9 @@ CREATE TABLE key_versions (
 	version           INTEGER NOT NULL CHECK (version > 0),
 	algorithm         TEXT NOT NULL CHECK (algorithm = 'ed25519'),
 	public_key        TEXT NOT NULL,
+	-- lowercase hex SHA-256 of the raw public key: a key is published once,
+	-- so a revoked key can never come back under another version or ID.
+	fingerprint       TEXT NOT NULL UNIQUE,
 	not_before        TEXT NOT NULL,
 	not_after         TEXT NOT NULL,
 	state             TEXT NOT NULL CHECK (state IN ('active', 'retiring', 'revoked')),
