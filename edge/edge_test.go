@@ -13,7 +13,9 @@ import (
 	"testing"
 
 	"github.com/openagents/trust/edge"
+	"github.com/openagents/trust/shared/digest"
 	"github.com/openagents/trust/shared/edgeapi"
+	"github.com/openagents/trust/shared/signing"
 	"github.com/openagents/trust/shared/trust"
 )
 
@@ -49,8 +51,9 @@ func env(vars map[string]string) func(string) string {
 }
 
 // TestMain_EndToEnd runs the whole flow a deployment sees, through the client:
-// publish keys, record a signature, issue a Machine token, and look the
-// signature up as that Machine.
+// publish keys, record and approve a skill version, record its signature,
+// issue a Machine token, look the signature up as that Machine, then revoke a
+// key and the Machine's tokens.
 func TestMain_EndToEnd(t *testing.T) {
 	ctx := context.Background()
 	m := MustRunMain(t)
@@ -76,8 +79,26 @@ func TestMain_EndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	envelope, err := os.ReadFile(filepath.Join(fixtures, "envelope.json"))
-	if err != nil {
+	// The fixture statement, with the digest of the permissions recorded below:
+	// the catalog keeps a version only with the permissions its digest covers.
+	perms := trust.Permissions{Tools: []string{"web.fetch"}, Network: []string{"api.weather.example"}}
+	var st trust.Statement
+	mustReadJSON(t, filepath.Join(fixtures, "statement.json"), &st)
+	var err error
+	if st.PermissionsDigest, err = digest.Permissions(perms); err != nil {
+		t.Fatal(err)
+	}
+	envelope := mustSign(t, "test-key.pem", &st)
+
+	// A signature needs its skill version recorded, and approved, first.
+	if _, err := service.CreateSignature(ctx, envelope); trust.ErrorCode(err) != trust.ENOTFOUND {
+		t.Fatalf("signature of an unrecorded version: %v, want not found", err)
+	}
+	if _, err := service.CreateSkillVersion(ctx, &trust.SkillVersion{
+		Name: st.Skill, Version: st.Version, Publisher: st.Publisher, ContentDigest: st.ContentDigest,
+		PermissionsDigest: st.PermissionsDigest, ImageDigest: st.ImageDigest, Permissions: perms,
+		State: trust.SkillVersionApproved,
+	}); err != nil {
 		t.Fatal(err)
 	}
 	sig, err := service.CreateSignature(ctx, envelope)
@@ -127,6 +148,20 @@ func TestMain_EndToEnd(t *testing.T) {
 	}
 	if _, err := edgeapi.NewClient(m.Server.URL(), "nope").FindKeyring(ctx); trust.ErrorCode(err) != trust.EUNAUTHORIZED {
 		t.Fatalf("bad token: %v, want unauthorized", err)
+	}
+
+	// The service revokes the Machine's tokens: the next read is refused.
+	if err := machine.RevokeMachineTokens(ctx, "e784079b449483"); trust.ErrorCode(err) != trust.EFORBIDDEN {
+		t.Fatalf("machine revoking tokens: %v, want forbidden", err)
+	}
+	if err := service.RevokeMachineTokens(ctx, "e784079b449483"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := machine.FindKeyring(ctx); trust.ErrorCode(err) != trust.EUNAUTHORIZED {
+		t.Fatalf("revoked machine token: %v, want unauthorized", err)
+	}
+	if err := service.RevokeMachineTokens(ctx, "never-issued"); trust.ErrorCode(err) != trust.ENOTFOUND {
+		t.Fatalf("machine without tokens: %v, want not found", err)
 	}
 }
 
@@ -268,6 +303,21 @@ func TestMain_RunErrors(t *testing.T) {
 			t.Fatal("want error for an address in use")
 		}
 	})
+}
+
+// mustSign signs st with a fixture private key file.
+func mustSign(tb testing.TB, keyFile string, st *trust.Statement) []byte {
+	tb.Helper()
+	ctx := context.Background()
+	signer, err := signing.LoadSigner(ctx, filepath.Join(fixtures, keyFile))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	env, err := signing.Sign(ctx, signer, st)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return env
 }
 
 func mustReadJSON(tb testing.TB, path string, v any) {

@@ -91,6 +91,7 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /v1/service/skills/{name}/versions/{version}/state", s.requireService(s.handleSkillVersionStateUpdate))
 	s.mux.Handle("POST /v1/service/signatures", s.requireService(s.handleSignatureCreate))
 	s.mux.Handle("POST /v1/service/machine-tokens", s.requireService(s.handleMachineTokenCreate))
+	s.mux.Handle("POST /v1/service/machines/{id}/revoke-tokens", s.requireService(s.handleMachineTokensRevoke))
 }
 
 // Open checks the configuration, listens on Addr and serves in the background.

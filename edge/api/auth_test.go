@@ -30,6 +30,7 @@ var routes = []route{
 	{"POST", "/v1/service/skills/weather/versions/1.0.0/state", `{"state":"approved"}`, true},
 	{"POST", "/v1/service/signatures", `{"envelope":{}}`, true},
 	{"POST", "/v1/service/machine-tokens", `{"machine_id":"m","tenant_id":"t"}`, true},
+	{"POST", "/v1/service/machines/m-none/revoke-tokens", nil, true},
 }
 
 // TestServer_Auth drives every route with each kind of credential: none and

@@ -73,7 +73,7 @@ func patternOf(path string) string {
 			switch parts[i-1] {
 			case "skills":
 				parts[i] = "{name}"
-			case "keys":
+			case "keys", "machines":
 				parts[i] = "{id}"
 			case "versions":
 				parts[i] = "{version}"

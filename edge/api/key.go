@@ -24,7 +24,10 @@ func (s *Server) handleKeyringFind(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleKeyVersionCreate answers POST /v1/service/keys: it publishes a key
-// version (state active unless given; created_at is the server's).
+// version (state active unless given; created_at is the server's). A version
+// of 0, or none, asks for the key ID's next one; the answer carries the number
+// assigned. A public key is published once: 409 if it already is, under any
+// key ID or version, revoked or not.
 func (s *Server) handleKeyVersionCreate(w http.ResponseWriter, r *http.Request) {
 	var k trust.KeyVersion
 	if err := httpapi.ReadJSON(w, r, smallBodyLimit, &k); err != nil {

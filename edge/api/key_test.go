@@ -25,6 +25,19 @@ func NewKey(tb testing.TB) map[string]any {
 	}
 }
 
+// NewKey2 returns fixture key test:2 as a request body, without a version.
+func NewKey2(tb testing.TB) map[string]any {
+	tb.Helper()
+	pub, err := os.ReadFile(filepath.Join(fixtures, "test-key-2.pub.pem"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return map[string]any{
+		"key_id": "test", "algorithm": "ed25519", "public_key": string(pub),
+		"not_before": "2026-06-01T00:00:00Z", "not_after": "2036-06-01T00:00:00Z",
+	}
+}
+
 // MustKeyring returns the keyring as a Machine sees it.
 func (s *TestServer) MustKeyring(tb testing.TB) *trust.Keyring {
 	tb.Helper()
@@ -139,6 +152,62 @@ func TestServer_KeyVersions(t *testing.T) {
 		}
 		if kr := s.MustKeyring(t); kr.Sequence != 1 {
 			t.Fatalf("sequence = %d after refused requests, want 1", kr.Sequence)
+		}
+	})
+
+	// A version of 0, or none, asks for the key ID's next version; the answer
+	// carries the number assigned.
+	t.Run("NextVersion", func(t *testing.T) {
+		s := MustOpenServer(t)
+		first := NewKey(t)
+		delete(first, "version")
+		second := NewKey2(t)
+		second["version"] = 0
+		for i, body := range []map[string]any{first, second} {
+			rec := s.Do(t, "POST", "/v1/service/keys", ServiceToken, body)
+			WantStatus(t, rec, http.StatusCreated)
+			var k trust.KeyVersion
+			MustDecode(t, rec, &k)
+			if k.KeyID != "test" || k.Version != i+1 || k.State != trust.KeyActive {
+				t.Fatalf("body %d: got %s %s, want test:%d active", i+1, k.Ref(), k.State, i+1)
+			}
+			if got := s.MustKeyring(t).Find("test", i+1); got == nil || got.PublicKey != body["public_key"] {
+				t.Fatalf("keyring test:%d = %+v, want the published key", i+1, got)
+			}
+		}
+	})
+
+	// A public key is published once: not under another version or key ID,
+	// and not after its revocation.
+	t.Run("ErrKeyPublishedTwice", func(t *testing.T) {
+		s := MustOpenServer(t)
+		WantStatus(t, s.Do(t, "POST", "/v1/service/keys", ServiceToken, NewKey(t)), http.StatusCreated)
+		again := func(keyID string, version any) map[string]any {
+			body := NewKey(t)
+			body["key_id"] = keyID
+			if version == nil {
+				delete(body, "version")
+			} else {
+				body["version"] = version
+			}
+			return body
+		}
+		for name, body := range map[string]map[string]any{
+			"NextVersion": again("test", nil),
+			"Version2":    again("test", 2),
+			"OtherKeyID":  again("other", 1),
+		} {
+			t.Run(name, func(t *testing.T) {
+				msg := WantError(t, s.Do(t, "POST", "/v1/service/keys", ServiceToken, body), http.StatusConflict, trust.ECONFLICT)
+				if !strings.Contains(msg, "test:1") {
+					t.Fatalf("message %q does not name the published key test:1", msg)
+				}
+			})
+		}
+		WantStatus(t, s.Do(t, "POST", "/v1/service/keys/test/versions/1/revoke", ServiceToken, `{"reason":"leaked"}`), http.StatusOK)
+		WantError(t, s.Do(t, "POST", "/v1/service/keys", ServiceToken, again("other", nil)), http.StatusConflict, trust.ECONFLICT)
+		if kr := s.MustKeyring(t); kr.Sequence != 2 || len(kr.Keys) != 1 {
+			t.Fatalf("keyring = %+v, want test:1 alone at sequence 2", kr)
 		}
 	})
 

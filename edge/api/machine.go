@@ -23,3 +23,15 @@ func (s *Server) handleMachineTokenCreate(w http.ResponseWriter, r *http.Request
 	}
 	httpapi.WriteJSON(w, http.StatusCreated, edgeapi.MachineTokenResponse{MachineID: req.MachineID, Token: token})
 }
+
+// handleMachineTokensRevoke answers POST /v1/service/machines/{id}/revoke-tokens:
+// every token of the Machine stops authenticating at once. Revoking again
+// changes nothing; 404 when the Machine never had a token. No body.
+func (s *Server) handleMachineTokensRevoke(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := s.MachineTokenService.RevokeMachineTokens(r.Context(), id); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, edgeapi.RevokeMachineTokensResponse{MachineID: id, Revoked: true})
+}

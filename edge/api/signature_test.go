@@ -27,6 +27,13 @@ func FixtureEnvelope(tb testing.TB) []byte {
 	return buf
 }
 
+// SkillEnvelope returns SkillStatement signed with test:1. Ed25519 is
+// deterministic, so these are the same bytes on every run.
+func SkillEnvelope(tb testing.TB) []byte {
+	tb.Helper()
+	return MustSign(tb, "test-key.pem", SkillStatement(tb))
+}
+
 // SignatureBody wraps an envelope as the body of POST /v1/service/signatures.
 func SignatureBody(envelope []byte) string {
 	return `{"envelope":` + string(envelope) + `}`
@@ -65,17 +72,20 @@ func TestServer_SignatureCreate(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		s := MustOpenServer(t)
 		s.MustPublishTestKeys(t)
-		st := FixtureStatement(t)
-		sig := s.MustCreateSignature(t, FixtureEnvelope(t))
+		st := SkillStatement(t)
+		s.MustApproveSkill(t, st)
+		envelope := SkillEnvelope(t)
+		sig := s.MustCreateSignature(t, envelope)
 		if sig.Skill != st.Skill || sig.Version != st.Version || sig.ContentDigest != st.ContentDigest ||
+			sig.PermissionsDigest != st.PermissionsDigest ||
 			sig.KeyID != "test" || sig.KeyVersion != 1 || !sig.IssuedAt.Equal(st.IssuedAt) || !sig.CreatedAt.Equal(Now) {
 			t.Fatalf("got %+v, want the statement's fields", sig)
 		}
-		if !bytes.Equal(sig.Envelope, FixtureEnvelope(t)) {
-			t.Fatalf("envelope = %s, want the fixture", sig.Envelope)
+		if !bytes.Equal(sig.Envelope, envelope) {
+			t.Fatalf("envelope = %s, want the one sent", sig.Envelope)
 		}
 
-		// The signed version entered the catalog approved.
+		// The signed version is the approved one recorded before it.
 		rec := s.Do(t, "GET", skillPath, ServiceToken, nil)
 		var v trust.SkillVersion
 		MustDecode(t, rec, &v)
@@ -89,7 +99,7 @@ func TestServer_SignatureCreate(t *testing.T) {
 		WantStatus(t, rec, http.StatusOK)
 		var resp edgeapi.SignaturesResponse
 		MustDecode(t, rec, &resp)
-		if resp.Skill != "weather-report" || resp.Version != "1.2.0" || len(resp.Signatures) != 1 || !bytes.Equal(resp.Signatures[0].Envelope, FixtureEnvelope(t)) {
+		if resp.Skill != "weather-report" || resp.Version != "1.2.0" || len(resp.Signatures) != 1 || !bytes.Equal(resp.Signatures[0].Envelope, envelope) {
 			t.Fatalf("got %+v", resp)
 		}
 	})
@@ -97,11 +107,12 @@ func TestServer_SignatureCreate(t *testing.T) {
 	t.Run("IndentedEnvelope", func(t *testing.T) {
 		s := MustOpenServer(t)
 		s.MustPublishTestKeys(t)
+		s.MustApproveSkill(t, SkillStatement(t))
 		var indented bytes.Buffer
-		if err := json.Indent(&indented, FixtureEnvelope(t), "", "  "); err != nil {
+		if err := json.Indent(&indented, SkillEnvelope(t), "", "  "); err != nil {
 			t.Fatal(err)
 		}
-		if sig := s.MustCreateSignature(t, indented.Bytes()); !bytes.Equal(sig.Envelope, FixtureEnvelope(t)) {
+		if sig := s.MustCreateSignature(t, indented.Bytes()); !bytes.Equal(sig.Envelope, SkillEnvelope(t)) {
 			t.Fatalf("envelope = %s, want it compacted", sig.Envelope)
 		}
 	})
@@ -109,9 +120,10 @@ func TestServer_SignatureCreate(t *testing.T) {
 	t.Run("ReplaceAndNewestFirst", func(t *testing.T) {
 		s := MustOpenServer(t)
 		s.MustPublishTestKeys(t)
-		s.MustCreateSignature(t, FixtureEnvelope(t))
-		s.MustCreateSignature(t, FixtureEnvelope(t)) // same key version: replaced
-		st := FixtureStatement(t)
+		s.MustApproveSkill(t, SkillStatement(t))
+		s.MustCreateSignature(t, SkillEnvelope(t))
+		s.MustCreateSignature(t, SkillEnvelope(t)) // same key version: replaced
+		st := SkillStatement(t)
 		st.KeyVersion, st.IssuedAt = 2, time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC)
 		s.MustCreateSignature(t, MustSign(t, "test-key-2.pem", st))
 
@@ -160,8 +172,9 @@ func TestServer_SignatureCreate(t *testing.T) {
 	t.Run("ErrRevokedKey", func(t *testing.T) {
 		s := MustOpenServer(t)
 		s.MustPublishTestKeys(t)
+		s.MustApproveSkill(t, SkillStatement(t))
 		WantStatus(t, s.Do(t, "POST", "/v1/service/keys/test/versions/1/revoke", ServiceToken, `{"reason":"leaked"}`), http.StatusOK)
-		msg := WantError(t, s.Do(t, "POST", "/v1/service/signatures", ServiceToken, SignatureBody(FixtureEnvelope(t))), http.StatusBadRequest, trust.EINVALID)
+		msg := WantError(t, s.Do(t, "POST", "/v1/service/signatures", ServiceToken, SignatureBody(SkillEnvelope(t))), http.StatusBadRequest, trust.EINVALID)
 		if !strings.Contains(msg, trust.ReasonRevokedKey) {
 			t.Fatalf("message %q, want reason %s", msg, trust.ReasonRevokedKey)
 		}
@@ -171,8 +184,9 @@ func TestServer_SignatureCreate(t *testing.T) {
 	t.Run("ErrRetiringKey", func(t *testing.T) {
 		s := MustOpenServer(t)
 		s.MustPublishTestKeys(t)
+		s.MustApproveSkill(t, SkillStatement(t))
 		WantStatus(t, s.Do(t, "POST", "/v1/service/keys/test/versions/1/retire", ServiceToken, nil), http.StatusOK)
-		msg := WantError(t, s.Do(t, "POST", "/v1/service/signatures", ServiceToken, SignatureBody(FixtureEnvelope(t))), http.StatusConflict, trust.ECONFLICT)
+		msg := WantError(t, s.Do(t, "POST", "/v1/service/signatures", ServiceToken, SignatureBody(SkillEnvelope(t))), http.StatusConflict, trust.ECONFLICT)
 		if !strings.Contains(msg, "retiring") {
 			t.Fatalf("message %q, want it to say the key is retiring", msg)
 		}
@@ -194,14 +208,35 @@ func TestServer_SignatureCreate(t *testing.T) {
 		body["content_digest"] = "sha256:" + strings.Repeat("1", 64)
 		body["state"] = "approved"
 		WantStatus(t, s.Do(t, "PUT", skillPath, ServiceToken, body), http.StatusCreated)
-		WantError(t, s.Do(t, "POST", "/v1/service/signatures", ServiceToken, SignatureBody(FixtureEnvelope(t))), http.StatusConflict, trust.ECONFLICT)
+		WantError(t, s.Do(t, "POST", "/v1/service/signatures", ServiceToken, SignatureBody(SkillEnvelope(t))), http.StatusConflict, trust.ECONFLICT)
 	})
 
 	t.Run("ErrSkillPending", func(t *testing.T) {
 		s := MustOpenServer(t)
 		s.MustPublishTestKeys(t)
 		WantStatus(t, s.Do(t, "PUT", skillPath, ServiceToken, NewSkillBody(t)), http.StatusCreated)
-		WantError(t, s.Do(t, "POST", "/v1/service/signatures", ServiceToken, SignatureBody(FixtureEnvelope(t))), http.StatusConflict, trust.ECONFLICT)
+		WantError(t, s.Do(t, "POST", "/v1/service/signatures", ServiceToken, SignatureBody(SkillEnvelope(t))), http.StatusConflict, trust.ECONFLICT)
+	})
+
+	// A signature never creates its skill version: the version, with its
+	// permissions, is recorded and approved first.
+	t.Run("ErrSkillNotFound", func(t *testing.T) {
+		s := MustOpenServer(t)
+		s.MustPublishTestKeys(t)
+		msg := WantError(t, s.Do(t, "POST", "/v1/service/signatures", ServiceToken, SignatureBody(SkillEnvelope(t))), http.StatusNotFound, trust.ENOTFOUND)
+		if !strings.Contains(msg, "weather-report@1.2.0") {
+			t.Fatalf("message %q does not name the skill version", msg)
+		}
+		WantError(t, s.Do(t, "GET", skillPath, ServiceToken, nil), http.StatusNotFound, trust.ENOTFOUND)
+		s.wantNoSignatures(t)
+	})
+
+	t.Run("ErrSkillRejected", func(t *testing.T) {
+		s := MustOpenServer(t)
+		s.MustPublishTestKeys(t)
+		s.MustApproveSkill(t, SkillStatement(t))
+		WantStatus(t, s.Do(t, "POST", skillPath+"/state", ServiceToken, `{"state":"rejected"}`), http.StatusOK)
+		WantError(t, s.Do(t, "POST", "/v1/service/signatures", ServiceToken, SignatureBody(SkillEnvelope(t))), http.StatusConflict, trust.ECONFLICT)
 	})
 
 	t.Run("ErrBody", func(t *testing.T) {
@@ -233,14 +268,15 @@ func (s *TestServer) wantNoSignatures(t *testing.T) {
 	}
 }
 
-// MustSignSkills records a signature by test:1 for skills skill-0 … skill-(n-1)
-// at version 1.0.0 and returns their refs.
+// MustSignSkills records skills skill-0 … skill-(n-1) at version 1.0.0,
+// approved, and a signature of each by test:1, and returns their refs.
 func (s *TestServer) MustSignSkills(tb testing.TB, n int) []trust.SkillRef {
 	tb.Helper()
 	refs := make([]trust.SkillRef, n)
 	for i := range refs {
-		st := FixtureStatement(tb)
+		st := SkillStatement(tb)
 		st.Skill, st.Version = fmt.Sprintf("skill-%d", i), "1.0.0"
+		s.MustApproveSkill(tb, st)
 		s.MustCreateSignature(tb, MustSign(tb, "test-key.pem", st))
 		refs[i] = trust.SkillRef{Name: st.Skill, Version: st.Version}
 	}
@@ -323,6 +359,47 @@ func TestServer_SignaturesBatch(t *testing.T) {
 			t.Fatalf("body = %s, want an empty list", rec.Body)
 		}
 	})
+}
+
+// TestServer_RejectedVersionHidden checks that moving a signed version to
+// rejected hides its signatures from Machines, on both lookup routes, while
+// other versions keep theirs.
+func TestServer_RejectedVersionHidden(t *testing.T) {
+	s := MustOpenServer(t)
+	s.MustPublishTestKeys(t)
+	refs := s.MustSignSkills(t, 2)
+	machine := s.MustMachineToken(t, "m1")
+	rejected, kept := refs[0], refs[1]
+
+	lookup := func(t *testing.T) map[trust.SkillRef]int {
+		t.Helper()
+		rec := s.Do(t, "POST", "/v1/signatures/batch", machine, edgeapi.BatchRequest{Skills: refs})
+		WantStatus(t, rec, http.StatusOK)
+		var resp edgeapi.BatchResponse
+		MustDecode(t, rec, &resp)
+		n := map[trust.SkillRef]int{}
+		for _, r := range resp.Results {
+			n[trust.SkillRef{Name: r.Name, Version: r.Version}] = len(r.Signatures)
+		}
+		return n
+	}
+	if n := lookup(t); n[rejected] != 1 || n[kept] != 1 {
+		t.Fatalf("before rejection: %v, want one signature each", n)
+	}
+
+	path := "/v1/service/skills/" + rejected.Name + "/versions/" + rejected.Version
+	WantStatus(t, s.Do(t, "POST", path+"/state", ServiceToken, `{"state":"rejected"}`), http.StatusOK)
+
+	if n := lookup(t); n[rejected] != 0 || n[kept] != 1 {
+		t.Fatalf("after rejection: %v, want none for %s and one for %s", n, rejected, kept)
+	}
+	rec := s.Do(t, "GET", "/v1/skills/"+rejected.Name+"/versions/"+rejected.Version+"/signatures", machine, nil)
+	WantStatus(t, rec, http.StatusOK)
+	var resp edgeapi.SignaturesResponse
+	MustDecode(t, rec, &resp)
+	if resp.Signatures == nil || len(resp.Signatures) != 0 {
+		t.Fatalf("signatures of %s = %+v, want an empty list", rejected, resp.Signatures)
+	}
 }
 
 // FuzzServer_SignaturesBatch sends arbitrary bodies to the batch route: the

@@ -5,18 +5,58 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openagents/trust/shared/digest"
 	"github.com/openagents/trust/shared/trust"
 )
 
-// NewSkillBody returns the fixture statement's skill version as a PUT body.
-func NewSkillBody(tb testing.TB) map[string]any {
+// SkillPermissions are the permissions the test skill versions declare.
+var SkillPermissions = trust.Permissions{Tools: []string{"web.fetch"}, Network: []string{"api.weather.example"}}
+
+// MustPermissionsDigest returns the permissions digest of p.
+func MustPermissionsDigest(tb testing.TB, p trust.Permissions) string {
+	tb.Helper()
+	d, err := digest.Permissions(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return d
+}
+
+// SkillStatement returns the fixture statement (test:1, weather-report@1.2.0)
+// with the permissions digest of SkillPermissions. The catalog records a skill
+// version only with the permissions its digest covers, and the fixture's own
+// digest stands for permissions no test has.
+func SkillStatement(tb testing.TB) *trust.Statement {
 	tb.Helper()
 	st := FixtureStatement(tb)
+	st.PermissionsDigest = MustPermissionsDigest(tb, SkillPermissions)
+	return st
+}
+
+// SkillBody returns the skill version st names, with SkillPermissions, as a
+// PUT body.
+func SkillBody(tb testing.TB, st *trust.Statement) map[string]any {
+	tb.Helper()
 	return map[string]any{
 		"publisher": st.Publisher, "content_digest": st.ContentDigest,
 		"permissions_digest": st.PermissionsDigest, "image_digest": st.ImageDigest,
-		"permissions": map[string]any{"tools": []string{"web.fetch"}, "network": []string{"api.weather.example"}},
+		"permissions": map[string]any{"tools": SkillPermissions.Tools, "network": SkillPermissions.Network},
 	}
+}
+
+// NewSkillBody returns SkillStatement's skill version as a PUT body.
+func NewSkillBody(tb testing.TB) map[string]any {
+	tb.Helper()
+	return SkillBody(tb, SkillStatement(tb))
+}
+
+// MustApproveSkill records the skill version st names, approved, so that st
+// can be signed.
+func (s *TestServer) MustApproveSkill(tb testing.TB, st *trust.Statement) {
+	tb.Helper()
+	body := SkillBody(tb, st)
+	body["state"] = trust.SkillVersionApproved
+	WantStatus(tb, s.Do(tb, "PUT", "/v1/service/skills/"+st.Skill+"/versions/"+st.Version, ServiceToken, body), http.StatusCreated)
 }
 
 const skillPath = "/v1/service/skills/weather-report/versions/1.2.0"
@@ -76,6 +116,9 @@ func TestServer_SkillVersions(t *testing.T) {
 			{"ErrPathMismatch", "PUT", skillPath, with("name", "other"), 400, trust.EINVALID},
 			{"ErrVersionMismatch", "PUT", skillPath, with("version", "9.9.9"), 400, trust.EINVALID},
 			{"ErrBadDigest", "PUT", "/v1/service/skills/new/versions/1", with("content_digest", "md5:1"), 400, trust.EINVALID},
+			{"ErrPermissionsDigest", "PUT", "/v1/service/skills/new/versions/1", with("permissions_digest", FixtureStatement(t).PermissionsDigest), 400, trust.EINVALID},
+			{"ErrPermissionsChanged", "PUT", "/v1/service/skills/new/versions/1", with("permissions", map[string]any{"tools": []string{"shell.exec"}}), 400, trust.EINVALID},
+			{"ErrNoPermissions", "PUT", "/v1/service/skills/new/versions/1", with("permissions", nil), 400, trust.EINVALID},
 			{"ErrBadState", "PUT", "/v1/service/skills/new/versions/1", with("state", "rejected"), 400, trust.EINVALID},
 			{"ErrBadName", "PUT", "/v1/service/skills/-bad/versions/1", NewSkillBody(t), 400, trust.EINVALID},
 			{"ErrTooLarge", "PUT", "/v1/service/skills/new/versions/1", with("publisher", strings.Repeat("a", 300<<10)), 400, trust.EINVALID},

@@ -105,6 +105,15 @@ func TestKeyService_CreateKeyVersion(t *testing.T) {
 		} else if k.Version != 2 {
 			t.Fatalf("version=%d, want 2", k.Version)
 		}
+		fresh := NewKeyVersion(t, "fresh", 0)
+		if err := sqlite.NewKeyService(db).CreateKeyVersion(ctx, fresh); err != nil {
+			t.Fatal(err)
+		} else if fresh.Version != 1 {
+			t.Fatalf("first version of a new key ID = %d, want 1", fresh.Version)
+		}
+		if got := MustFindKeyring(t, db).Find("main", 2); got == nil || got.PublicKey != k.PublicKey {
+			t.Fatalf("stored main:2 = %+v, want the published key", got)
+		}
 	})
 
 	t.Run("ErrKeyPublishedTwice", func(t *testing.T) {
@@ -121,6 +130,19 @@ func TestKeyService_CreateKeyVersion(t *testing.T) {
 			again := NewKeyVersion(t, id, 0)
 			again.PublicKey = first.PublicKey
 			wantCode(t, svc.CreateKeyVersion(ctx, again), trust.ECONFLICT)
+		}
+	})
+
+	t.Run("ErrKeyPublishedTwiceActive", func(t *testing.T) {
+		db, _ := MustOpenDB(t)
+		svc := sqlite.NewKeyService(db)
+		first := MustCreateKeyVersion(t, db, NewKeyVersion(t, "main", 1))
+		for _, k := range []*trust.KeyVersion{NewKeyVersion(t, "main", 2), NewKeyVersion(t, "other", 1)} {
+			k.PublicKey = first.PublicKey
+			wantCode(t, svc.CreateKeyVersion(ctx, k), trust.ECONFLICT)
+		}
+		if kr := MustFindKeyring(t, db); kr.Sequence != 1 || len(kr.Keys) != 1 {
+			t.Fatalf("keyring = %+v after refused writes, want main:1 alone at sequence 1", kr)
 		}
 	})
 

@@ -23,12 +23,13 @@ func NewSignatureService(db *DB) *SignatureService {
 
 // CreateSignature records a signature whose envelope the caller has verified.
 //
-// The signed name@version must match the catalog: when it is recorded, its
-// publisher and digests must be the signed ones (else ECONFLICT) and it must be
-// approved (a pending or rejected version is ECONFLICT); when it is not, it is
-// recorded as approved, which is how first-party skills signed offline enter
-// the catalog. A second signature by the same key version replaces the first.
-// EINVALID for a malformed record. On success sig.CreatedAt is set.
+// The signed name@version must already be in the catalog, recorded with its
+// permissions (ENOTFOUND otherwise: a signature never creates a version, so
+// every signed version has permissions that hash to its permissions digest).
+// Its publisher and digests must be the signed ones (else ECONFLICT) and it
+// must be approved (a pending or rejected version is ECONFLICT). A second
+// signature by the same key version replaces the first. EINVALID for a
+// malformed record. On success sig.CreatedAt is set.
 func (s *SignatureService) CreateSignature(ctx context.Context, sig *trust.Signature) error {
 	if err := validateSignature(sig); err != nil {
 		return err
@@ -46,8 +47,10 @@ func (s *SignatureService) CreateSignature(ctx context.Context, sig *trust.Signa
 }
 
 // FindSignatures returns the signatures of each requested skill version, newest
-// issued first, in one query; a version with none maps to an empty slice.
-// EINVALID for a bad ref or more than trust.MaxBatch refs.
+// issued first, in one query; a version with none maps to an empty slice. Only
+// approved versions have signatures to show: those of a version moved to
+// rejected after signing stay stored but are not returned. EINVALID for a bad
+// ref or more than trust.MaxBatch refs.
 func (s *SignatureService) FindSignatures(ctx context.Context, refs []trust.SkillRef) (map[trust.SkillRef][]*trust.Signature, error) {
 	if len(refs) > trust.MaxBatch {
 		return nil, trust.Errorf(trust.EINVALID, "too many skill versions: %d (at most %d)", len(refs), trust.MaxBatch)
@@ -135,7 +138,7 @@ func createSignature(ctx context.Context, tx *Tx, sig *trust.Signature) error {
 
 // findSignatures looks up every ref in one query: the refs travel as one JSON
 // parameter, [[name, version], …], unpacked by json_each and joined on the
-// signatures' unique index.
+// signatures' unique index, then on the skill version, which must be approved.
 func findSignatures(ctx context.Context, tx *Tx, refs []trust.SkillRef) (map[trust.SkillRef][]*trust.Signature, error) {
 	m := make(map[trust.SkillRef][]*trust.Signature, len(refs))
 	pairs := make([][2]string, 0, len(refs))

@@ -34,9 +34,7 @@ func TestSignatureService_CreateSignature(t *testing.T) {
 
 	t.Run("OK", func(t *testing.T) {
 		db, _ := MustOpenDB(t)
-		v := NewSkillVersion("weather", "1.0.0")
-		v.State = trust.SkillVersionApproved
-		MustCreateSkillVersion(t, db, v)
+		v := MustCreateApprovedSkillVersion(t, db, NewSkillVersion(t, "weather", "1.0.0"))
 		sig := NewSignature(v, 1, t0.Add(-time.Minute))
 		MustCreateSignature(t, db, sig)
 		if !sig.CreatedAt.Equal(t0) {
@@ -52,21 +50,21 @@ func TestSignatureService_CreateSignature(t *testing.T) {
 		}
 	})
 
-	t.Run("CreatesApprovedVersion", func(t *testing.T) {
+	// A signature never creates its skill version: the version, with the
+	// permissions its digest covers, is recorded (and approved) first.
+	t.Run("ErrVersionNotFound", func(t *testing.T) {
 		db, _ := MustOpenDB(t)
-		v := NewSkillVersion("first-party", "2.0.0")
-		MustCreateSignature(t, db, NewSignature(v, 1, t0))
-		got, err := sqlite.NewSkillVersionService(db).FindSkillVersion(ctx, RefOf(v))
-		if err != nil {
-			t.Fatal(err)
-		} else if got.State != trust.SkillVersionApproved || got.ContentDigest != v.ContentDigest || got.Publisher != v.Publisher {
-			t.Fatalf("got %+v, want an approved version with the signed digests", got)
-		}
+		v := NewSkillVersion(t, "first-party", "2.0.0")
+		wantCode(t, sqlite.NewSignatureService(db).CreateSignature(ctx, NewSignature(v, 1, t0)), trust.ENOTFOUND)
+		_, err := sqlite.NewSkillVersionService(db).FindSkillVersion(ctx, RefOf(v))
+		wantCode(t, err, trust.ENOTFOUND)
+		MustCreateApprovedSkillVersion(t, db, v)
+		wantNoSignatures(t, db, RefOf(v))
 	})
 
 	t.Run("ReplaceSameKeyVersion", func(t *testing.T) {
 		db, clock := MustOpenDB(t)
-		v := NewSkillVersion("weather", "1.0.0")
+		v := MustCreateApprovedSkillVersion(t, db, NewSkillVersion(t, "weather", "1.0.0"))
 		MustCreateSignature(t, db, NewSignature(v, 1, t0))
 		clock.Add(time.Hour)
 		again := NewSignature(v, 1, t0.Add(time.Hour))
@@ -91,9 +89,7 @@ func TestSignatureService_CreateSignature(t *testing.T) {
 		} {
 			t.Run(name, func(t *testing.T) {
 				db, _ := MustOpenDB(t)
-				v := NewSkillVersion("weather", "1.0.0")
-				v.State = trust.SkillVersionApproved
-				MustCreateSkillVersion(t, db, v)
+				v := MustCreateApprovedSkillVersion(t, db, NewSkillVersion(t, "weather", "1.0.0"))
 				sig := NewSignature(v, 1, t0)
 				mutate(sig)
 				wantCode(t, sqlite.NewSignatureService(db).CreateSignature(ctx, sig), trust.ECONFLICT)
@@ -105,7 +101,7 @@ func TestSignatureService_CreateSignature(t *testing.T) {
 		for _, state := range []string{trust.SkillVersionPending, trust.SkillVersionRejected} {
 			t.Run(state, func(t *testing.T) {
 				db, _ := MustOpenDB(t)
-				v := MustCreateSkillVersion(t, db, NewSkillVersion("weather", "1.0.0"))
+				v := MustCreateSkillVersion(t, db, NewSkillVersion(t, "weather", "1.0.0"))
 				if state != trust.SkillVersionPending {
 					if _, err := sqlite.NewSkillVersionService(db).UpdateSkillVersionState(ctx, RefOf(v), state); err != nil {
 						t.Fatal(err)
@@ -129,7 +125,7 @@ func TestSignatureService_CreateSignature(t *testing.T) {
 		} {
 			t.Run(name, func(t *testing.T) {
 				db, _ := MustOpenDB(t)
-				sig := NewSignature(NewSkillVersion("weather", "1.0.0"), 1, t0)
+				sig := NewSignature(NewSkillVersion(t, "weather", "1.0.0"), 1, t0)
 				mutate(sig)
 				wantCode(t, sqlite.NewSignatureService(db).CreateSignature(ctx, sig), trust.EINVALID)
 			})
@@ -146,9 +142,10 @@ func TestSignatureService_FindSignatures(t *testing.T) {
 
 	t.Run("OK", func(t *testing.T) {
 		db, _ := MustOpenDB(t)
-		a := NewSkillVersion("alpha", "1.0.0")
-		b := NewSkillVersion("beta", "0.1.0")
+		a := MustCreateApprovedSkillVersion(t, db, NewSkillVersion(t, "alpha", "1.0.0"))
+		b := NewSkillVersion(t, "beta", "0.1.0")
 		b.ContentDigest = Digest('f')
+		MustCreateApprovedSkillVersion(t, db, b)
 		// Recorded out of order: key version 1 issued last.
 		MustCreateSignature(t, db, NewSignature(a, 2, t0.Add(-2*time.Hour)))
 		MustCreateSignature(t, db, NewSignature(a, 3, t0.Add(-time.Hour)))
@@ -179,6 +176,32 @@ func TestSignatureService_FindSignatures(t *testing.T) {
 		}
 	})
 
+	// Rejecting a signed version hides its signatures from Machines: only an
+	// approved version's signatures are returned.
+	t.Run("RejectedHidden", func(t *testing.T) {
+		db, _ := MustOpenDB(t)
+		v := MustCreateApprovedSkillVersion(t, db, NewSkillVersion(t, "weather", "1.0.0"))
+		other := MustCreateApprovedSkillVersion(t, db, NewSkillVersion(t, "other", "1.0.0"))
+		MustCreateSignature(t, db, NewSignature(v, 1, t0))
+		MustCreateSignature(t, db, NewSignature(v, 2, t0))
+		MustCreateSignature(t, db, NewSignature(other, 1, t0))
+		if _, err := sqlite.NewSkillVersionService(db).UpdateSkillVersionState(ctx, RefOf(v), trust.SkillVersionRejected); err != nil {
+			t.Fatal(err)
+		}
+
+		m, err := sqlite.NewSignatureService(db).FindSignatures(ctx, []trust.SkillRef{RefOf(v), RefOf(other)})
+		if err != nil {
+			t.Fatal(err)
+		} else if sigs, ok := m[RefOf(v)]; !ok || sigs == nil || len(sigs) != 0 {
+			t.Fatalf("rejected version = %v (present %v), want an empty, non-nil slice", sigs, ok)
+		} else if len(m[RefOf(other)]) != 1 {
+			t.Fatalf("approved version = %d signatures, want 1", len(m[RefOf(other)]))
+		}
+		// Nor can the rejected version be signed again.
+		wantCode(t, sqlite.NewSignatureService(db).CreateSignature(ctx, NewSignature(v, 3, t0)), trust.ECONFLICT)
+		wantNoSignatures(t, db, RefOf(v))
+	})
+
 	t.Run("Empty", func(t *testing.T) {
 		db, _ := MustOpenDB(t)
 		m, err := sqlite.NewSignatureService(db).FindSignatures(ctx, nil)
@@ -191,7 +214,7 @@ func TestSignatureService_FindSignatures(t *testing.T) {
 
 	t.Run("MaxBatch", func(t *testing.T) {
 		db, _ := MustOpenDB(t)
-		v := NewSkillVersion("s-250", "1.0.0")
+		v := MustCreateApprovedSkillVersion(t, db, NewSkillVersion(t, "s-250", "1.0.0"))
 		MustCreateSignature(t, db, NewSignature(v, 1, t0))
 		refs := make([]trust.SkillRef, trust.MaxBatch)
 		for i := range refs {
@@ -220,6 +243,17 @@ func TestSignatureService_FindSignatures(t *testing.T) {
 		_, err := sqlite.NewSignatureService(db).FindSignatures(ctx, []trust.SkillRef{{Name: "ok", Version: "1"}, {Name: "bad name", Version: "1"}})
 		wantCode(t, err, trust.EINVALID)
 	})
+}
+
+// wantNoSignatures fails the test if FindSignatures returns any for ref.
+func wantNoSignatures(tb testing.TB, db *sqlite.DB, ref trust.SkillRef) {
+	tb.Helper()
+	m, err := sqlite.NewSignatureService(db).FindSignatures(context.Background(), []trust.SkillRef{ref})
+	if err != nil {
+		tb.Fatal(err)
+	} else if sigs := m[ref]; len(sigs) != 0 {
+		tb.Fatalf("%s has %d signatures, want none", ref, len(sigs))
+	}
 }
 
 // RefOf returns the name@version of v.

@@ -23,10 +23,11 @@ func NewSkillVersionService(db *DB) *SkillVersionService {
 }
 
 // CreateSkillVersion records a new version in state pending (the default) or
-// approved. Recording the same identity and digests again changes nothing;
-// other digests or another publisher for a known name@version is ECONFLICT. On
-// success v holds the stored record (its state, permissions in normal form and
-// times).
+// approved. Its permissions must hash (digest.Permissions) to its permissions
+// digest, else EINVALID. Recording the same identity and digests again changes
+// nothing; other digests or another publisher for a known name@version is
+// ECONFLICT. On success v holds the stored record (its state, permissions in
+// normal form and times).
 func (s *SkillVersionService) CreateSkillVersion(ctx context.Context, v *trust.SkillVersion) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -71,6 +72,11 @@ func (s *SkillVersionService) UpdateSkillVersionState(ctx context.Context, ref t
 	v, err := findSkillVersion(ctx, tx, ref)
 	if err != nil {
 		return nil, err
+	}
+	if v.State == trust.SkillVersionRejected && state != trust.SkillVersionRejected {
+		// Rejection recalls the version's signatures; approving it again would
+		// bring them back. A fixed skill is a new version.
+		return nil, trust.Errorf(trust.ECONFLICT, "skill version %s was rejected, and rejection is final: submit a new version", ref)
 	}
 	if v.State != state {
 		if _, err := tx.ExecContext(ctx, `UPDATE skill_versions SET state = ?, updated_at = ? WHERE name = ? AND version = ?`,

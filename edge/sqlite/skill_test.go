@@ -10,12 +10,15 @@ import (
 	"github.com/openagents/trust/shared/trust"
 )
 
-// NewSkillVersion returns a valid pending skill version.
-func NewSkillVersion(name, version string) *trust.SkillVersion {
+// NewSkillVersion returns a valid pending skill version whose permissions
+// digest is that of its permissions.
+func NewSkillVersion(tb testing.TB, name, version string) *trust.SkillVersion {
+	tb.Helper()
+	perms := trust.Permissions{Tools: []string{"web.fetch", "fs.read", "web.fetch"}, Network: []string{"api.example.com"}}
 	return &trust.SkillVersion{
 		Name: name, Version: version, Publisher: "acme",
-		ContentDigest: Digest('a'), PermissionsDigest: Digest('b'), ImageDigest: Digest('c'),
-		Permissions: trust.Permissions{Tools: []string{"web.fetch", "fs.read", "web.fetch"}, Network: []string{"api.example.com"}},
+		ContentDigest: Digest('a'), PermissionsDigest: MustPermissionsDigest(tb, perms), ImageDigest: Digest('c'),
+		Permissions: perms,
 	}
 }
 
@@ -28,13 +31,24 @@ func MustCreateSkillVersion(tb testing.TB, db *sqlite.DB, v *trust.SkillVersion)
 	return v
 }
 
+// MustCreateApprovedSkillVersion records v as approved or fails the test.
+func MustCreateApprovedSkillVersion(tb testing.TB, db *sqlite.DB, v *trust.SkillVersion) *trust.SkillVersion {
+	tb.Helper()
+	v.State = trust.SkillVersionApproved
+	MustCreateSkillVersion(tb, db, v)
+	if v.State != trust.SkillVersionApproved {
+		tb.Fatalf("%s@%s is %s, want approved", v.Name, v.Version, v.State)
+	}
+	return v
+}
+
 func TestSkillVersionService_CreateSkillVersion(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("OK", func(t *testing.T) {
 		db, _ := MustOpenDB(t)
 		s := sqlite.NewSkillVersionService(db)
-		v := NewSkillVersion("weather", "1.0.0")
+		v := NewSkillVersion(t, "weather", "1.0.0")
 		if err := s.CreateSkillVersion(ctx, v); err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +69,7 @@ func TestSkillVersionService_CreateSkillVersion(t *testing.T) {
 
 	t.Run("Approved", func(t *testing.T) {
 		db, _ := MustOpenDB(t)
-		v := NewSkillVersion("weather", "1.0.0")
+		v := NewSkillVersion(t, "weather", "1.0.0")
 		v.State = trust.SkillVersionApproved
 		MustCreateSkillVersion(t, db, v)
 		if v.State != trust.SkillVersionApproved {
@@ -65,9 +79,9 @@ func TestSkillVersionService_CreateSkillVersion(t *testing.T) {
 
 	t.Run("SameDigestsAgain", func(t *testing.T) {
 		db, clock := MustOpenDB(t)
-		MustCreateSkillVersion(t, db, NewSkillVersion("weather", "1.0.0"))
+		MustCreateSkillVersion(t, db, NewSkillVersion(t, "weather", "1.0.0"))
 		clock.Add(time.Hour)
-		again := NewSkillVersion("weather", "1.0.0")
+		again := NewSkillVersion(t, "weather", "1.0.0")
 		again.State = trust.SkillVersionApproved
 		MustCreateSkillVersion(t, db, again)
 		if again.State != trust.SkillVersionPending || !again.CreatedAt.Equal(t0) {
@@ -76,16 +90,18 @@ func TestSkillVersionService_CreateSkillVersion(t *testing.T) {
 	})
 
 	t.Run("ErrImmutable", func(t *testing.T) {
+		otherPerms := trust.Permissions{Tools: []string{"shell.exec"}}
+		otherDigest := MustPermissionsDigest(t, otherPerms)
 		for name, mutate := range map[string]func(*trust.SkillVersion){
 			"Content":     func(v *trust.SkillVersion) { v.ContentDigest = Digest('d') },
-			"Permissions": func(v *trust.SkillVersion) { v.PermissionsDigest = Digest('d') },
+			"Permissions": func(v *trust.SkillVersion) { v.Permissions, v.PermissionsDigest = otherPerms, otherDigest },
 			"Image":       func(v *trust.SkillVersion) { v.ImageDigest = "" },
 			"Publisher":   func(v *trust.SkillVersion) { v.Publisher = "mallory" },
 		} {
 			t.Run(name, func(t *testing.T) {
 				db, _ := MustOpenDB(t)
-				MustCreateSkillVersion(t, db, NewSkillVersion("weather", "1.0.0"))
-				v := NewSkillVersion("weather", "1.0.0")
+				MustCreateSkillVersion(t, db, NewSkillVersion(t, "weather", "1.0.0"))
+				v := NewSkillVersion(t, "weather", "1.0.0")
 				mutate(v)
 				wantCode(t, sqlite.NewSkillVersionService(db).CreateSkillVersion(ctx, v), trust.ECONFLICT)
 			})
@@ -99,10 +115,15 @@ func TestSkillVersionService_CreateSkillVersion(t *testing.T) {
 			"Publisher": func(v *trust.SkillVersion) { v.Publisher = "" },
 			"Content":   func(v *trust.SkillVersion) { v.ContentDigest = "sha256:xyz" },
 			"State":     func(v *trust.SkillVersion) { v.State = trust.SkillVersionRejected },
+			// The permissions digest must be the digest of the stored permissions.
+			"PermissionsDigest":  func(v *trust.SkillVersion) { v.PermissionsDigest = Digest('b') },
+			"PermissionsChanged": func(v *trust.SkillVersion) { v.Permissions.Exec = []string{"curl"} },
+			"NoPermissions":      func(v *trust.SkillVersion) { v.Permissions = trust.Permissions{} },
+			"PermissionsUTF8":    func(v *trust.SkillVersion) { v.Permissions.Tools = []string{"\xff"} },
 		} {
 			t.Run(name, func(t *testing.T) {
 				db, _ := MustOpenDB(t)
-				v := NewSkillVersion("weather", "1.0.0")
+				v := NewSkillVersion(t, "weather", "1.0.0")
 				mutate(v)
 				wantCode(t, sqlite.NewSkillVersionService(db).CreateSkillVersion(ctx, v), trust.EINVALID)
 			})
@@ -129,13 +150,25 @@ func TestSkillVersionService_FindSkillVersion(t *testing.T) {
 }
 
 func TestSkillVersionService_UpdateSkillVersionState(t *testing.T) {
+	t.Run("ErrRejectionIsFinal", func(t *testing.T) {
+		db, _ := MustOpenDB(t)
+		v := MustCreateSkillVersion(t, db, NewSkillVersion(t, "final", "1.0.0"))
+		svc := sqlite.NewSkillVersionService(db)
+		ref := trust.SkillRef{Name: v.Name, Version: v.Version}
+		if _, err := svc.UpdateSkillVersionState(context.Background(), ref, trust.SkillVersionRejected); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.UpdateSkillVersionState(context.Background(), ref, trust.SkillVersionApproved); trust.ErrorCode(err) != trust.ECONFLICT {
+			t.Fatalf("err=%v, want conflict: a rejected version stays rejected", err)
+		}
+	})
 	ctx := context.Background()
 	ref := trust.SkillRef{Name: "weather", Version: "1.0.0"}
 
 	t.Run("OK", func(t *testing.T) {
 		db, clock := MustOpenDB(t)
 		s := sqlite.NewSkillVersionService(db)
-		MustCreateSkillVersion(t, db, NewSkillVersion(ref.Name, ref.Version))
+		MustCreateSkillVersion(t, db, NewSkillVersion(t, ref.Name, ref.Version))
 		clock.Add(time.Minute)
 		for _, state := range []string{trust.SkillVersionApproved, trust.SkillVersionRejected} {
 			v, err := s.UpdateSkillVersionState(ctx, ref, state)
@@ -160,7 +193,7 @@ func TestSkillVersionService_UpdateSkillVersionState(t *testing.T) {
 
 	t.Run("ErrInvalidState", func(t *testing.T) {
 		db, _ := MustOpenDB(t)
-		MustCreateSkillVersion(t, db, NewSkillVersion(ref.Name, ref.Version))
+		MustCreateSkillVersion(t, db, NewSkillVersion(t, ref.Name, ref.Version))
 		for _, state := range []string{"", trust.SkillVersionPending, "published"} {
 			_, err := sqlite.NewSkillVersionService(db).UpdateSkillVersionState(ctx, ref, state)
 			wantCode(t, err, trust.EINVALID)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/openagents/trust/edge/sqlite"
+	"github.com/openagents/trust/shared/digest"
 	"github.com/openagents/trust/shared/signing"
 	"github.com/openagents/trust/shared/trust"
 )
@@ -62,6 +63,17 @@ func Digest(c byte) string {
 		b[i] = c
 	}
 	return "sha256:" + string(b)
+}
+
+// MustPermissionsDigest returns the permissions digest of p, the one a skill
+// version recording p must carry.
+func MustPermissionsDigest(tb testing.TB, p trust.Permissions) string {
+	tb.Helper()
+	d, err := digest.Permissions(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return d
 }
 
 // wantCode fails the test unless err carries code.

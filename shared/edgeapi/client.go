@@ -203,6 +203,22 @@ func (c *Client) CreateMachineToken(ctx context.Context, machineID, tenantID str
 	return out.Token, nil
 }
 
+// RevokeMachineTokens revokes every token of a Machine: from now on they get
+// 401. Revoking again is not an error; ENOTFOUND if the Machine never had a
+// token.
+func (c *Client) RevokeMachineTokens(ctx context.Context, machineID string) error {
+	if machineID == "" {
+		return trust.Errorf(trust.EINVALID, "machine ID required")
+	}
+	var out RevokeMachineTokensResponse
+	if err := c.do(ctx, http.MethodPost, "/v1/service/machines/"+url.PathEscape(machineID)+"/revoke-tokens", nil, &out); err != nil {
+		return err
+	} else if !out.Revoked {
+		return fmt.Errorf("edge answered without confirming that the tokens of machine %s are revoked", machineID)
+	}
+	return nil
+}
+
 // do sends one request with body encoded as JSON (none when nil) and decodes
 // a 2xx answer into out; any other answer becomes a *trust.Error.
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {

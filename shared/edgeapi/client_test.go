@@ -92,6 +92,8 @@ func TestClient_Routes(t *testing.T) {
 			}
 			return err
 		}, "POST", "/v1/service/machine-tokens", `{"machine_id":"m1","tenant_id":"t1"}`, edgeapi.MachineTokenResponse{MachineID: "m1", Token: "oamt_new"}},
+		{"RevokeMachineTokens", func(c *edgeapi.Client) error { return c.RevokeMachineTokens(ctx, "m1:a") },
+			"POST", "/v1/service/machines/m1:a/revoke-tokens", "", edgeapi.RevokeMachineTokensResponse{MachineID: "m1:a", Revoked: true}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, calls := MustFakeEdge(t, func(Call) (int, any) { return http.StatusOK, tt.reply })
@@ -237,6 +239,31 @@ func TestClient_Errors(t *testing.T) {
 			if code := trust.ErrorCode(err); code != trust.EINVALID {
 				t.Fatalf("%q: code = %q, want %q", u, code, trust.EINVALID)
 			}
+		}
+	})
+
+	t.Run("ErrRevokeNotConfirmed", func(t *testing.T) {
+		srv, _ := MustFakeEdge(t, func(Call) (int, any) { return http.StatusOK, edgeapi.RevokeMachineTokensResponse{MachineID: "m1"} })
+		if err := edgeapi.NewClient(srv.URL, token).RevokeMachineTokens(ctx, "m1"); err == nil {
+			t.Fatal("want an error when the edge does not confirm the revocation")
+		}
+	})
+
+	t.Run("ErrRevokeNotFound", func(t *testing.T) {
+		srv, _ := MustFakeEdge(t, func(Call) (int, any) {
+			return http.StatusNotFound, httpapi.ErrorResponse{Error: httpapi.ErrorBody{Code: trust.ENOTFOUND, Message: "machine m1 has no tokens"}}
+		})
+		if err := edgeapi.NewClient(srv.URL, token).RevokeMachineTokens(ctx, "m1"); trust.ErrorCode(err) != trust.ENOTFOUND {
+			t.Fatalf("err = %v, want not found", err)
+		}
+	})
+
+	t.Run("ErrRevokeNoMachineID", func(t *testing.T) {
+		srv, calls := MustFakeEdge(t, func(Call) (int, any) { return http.StatusOK, edgeapi.RevokeMachineTokensResponse{Revoked: true} })
+		if err := edgeapi.NewClient(srv.URL, token).RevokeMachineTokens(ctx, ""); trust.ErrorCode(err) != trust.EINVALID {
+			t.Fatalf("err = %v, want invalid", err)
+		} else if len(*calls) != 0 {
+			t.Fatalf("calls = %d, want none", len(*calls))
 		}
 	})
 

@@ -69,3 +69,10 @@ type MachineTokenResponse struct {
 	MachineID string `json:"machine_id"`
 	Token     string `json:"token"`
 }
+
+// RevokeMachineTokensResponse is the answer to
+// POST /v1/service/machines/{id}/revoke-tokens.
+type RevokeMachineTokensResponse struct {
+	MachineID string `json:"machine_id"`
+	Revoked   bool   `json:"revoked"`
+}

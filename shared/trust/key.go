@@ -76,8 +76,10 @@ func (k *Keyring) Find(keyID string, version int) *KeyVersion {
 // KeyService manages the signing keyring (service role only).
 type KeyService interface {
 	// CreateKeyVersion publishes a new key version. Versions of one key ID are
-	// numbered 1, 2, … without gaps; EINVALID for a bad record or a gap,
-	// ECONFLICT if the version exists.
+	// numbered 1, 2, … without gaps; a zero Version asks for the next number,
+	// which is set on k. EINVALID for a bad record or a gap; ECONFLICT if the
+	// version exists or its public key was ever published before (a key is
+	// published once, so a revoked key cannot return).
 	CreateKeyVersion(ctx context.Context, k *KeyVersion) error
 
 	// FindKeyring returns the whole keyring.

@@ -63,13 +63,15 @@ func NewSignature(st *Statement, envelope []byte) *Signature {
 // SignatureService stores and finds skill signatures.
 type SignatureService interface {
 	// CreateSignature records a signature whose envelope the caller has verified.
-	// EINVALID for a malformed record; ECONFLICT when name@version is already
-	// known with other digests. Recording the same key version's signature for the
-	// same digests again replaces the earlier one.
+	// EINVALID for a malformed record; ENOTFOUND when name@version is not in the
+	// catalog (it is recorded, with its permissions, first); ECONFLICT when it is
+	// known with other digests or is not approved. Recording the same key
+	// version's signature for the same digests again replaces the earlier one.
 	CreateSignature(ctx context.Context, sig *Signature) error
 
 	// FindSignatures returns the signatures of each requested skill version, newest
-	// first; a version with none maps to an empty slice. EINVALID for a bad ref or
+	// first; a version with none — or one that is not approved, so a rejected
+	// version is recalled — maps to an empty slice. EINVALID for a bad ref or
 	// more than MaxBatch refs.
 	FindSignatures(ctx context.Context, refs []SkillRef) (map[SkillRef][]*Signature, error)
 }

@@ -137,14 +137,16 @@ func (v *SkillVersion) Validate() error {
 // SkillVersionService manages skill versions in the catalog (service role only).
 type SkillVersionService interface {
 	// CreateSkillVersion records a new version in state pending or approved.
-	// EINVALID for a bad record; ECONFLICT if name@version exists with other
-	// digests (a version is immutable). Recording the same digests again is a no-op.
+	// EINVALID for a bad record, including permissions that do not hash to the
+	// permissions digest; ECONFLICT if name@version exists with other digests (a
+	// version is immutable). Recording the same digests again is a no-op.
 	CreateSkillVersion(ctx context.Context, v *SkillVersion) error
 
 	// FindSkillVersion returns one version. ENOTFOUND if absent.
 	FindSkillVersion(ctx context.Context, ref SkillRef) (*SkillVersion, error)
 
 	// UpdateSkillVersionState moves a version to approved or rejected.
-	// ENOTFOUND if absent; EINVALID for an unknown state.
+	// ENOTFOUND if absent; EINVALID for an unknown state; ECONFLICT for a
+	// rejected version, since rejection (which recalls signatures) is final.
 	UpdateSkillVersionState(ctx context.Context, ref SkillRef, state string) (*SkillVersion, error)
 }
