@@ -55,7 +55,7 @@ func commands() []command {
 		{"sign", "sign skill folders offline and record the signatures", runSign},
 		{"verify", "verify skill folders against the edge catalog and a pinned keyring", runVerify},
 		{"keys", "publish, list, export, retire and revoke signing key versions", runKeys},
-		{"tokens", "issue Machine tokens", runTokens},
+		{"tokens", "issue and revoke Machine tokens", runTokens},
 	}
 }
 

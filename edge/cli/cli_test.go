@@ -198,6 +198,15 @@ func TestVerify_Refusals(t *testing.T) {
 			t.Fatalf("exit %d: %s %s", code, out, errOut)
 		}
 	})
+	t.Run("ErrRevokedMachineToken", func(t *testing.T) {
+		s := MustStack(t)
+		MustSetUp(t, s)
+		s.must("tokens", "revoke", "--machine", "m-1")
+		code, out, errOut := s.run("verify", CopySkill(t, "hello"))
+		if code != cli.ExitFailure || strings.Contains(out, "OK") || !strings.Contains(errOut, "nothing may be loaded") {
+			t.Fatalf("exit %d: %s %s", code, out, errOut)
+		}
+	})
 	t.Run("ErrBadMachineToken", func(t *testing.T) {
 		s := MustStack(t)
 		MustSetUp(t, s)
@@ -221,6 +230,8 @@ func TestUsage(t *testing.T) {
 		{"ErrVerifyNoDirs", []string{"verify"}, "at least one skill folder"},
 		{"ErrVerifyNoKeyring", []string{"verify", "x"}, "no pinned keyring"},
 		{"ErrKeygenNoOut", []string{"keygen"}, "--out"},
+		{"ErrTokensNoTenant", []string{"tokens", "create", "--machine", "m"}, "--tenant"},
+		{"ErrPlainHTTPEdge", []string{"keys", "list", "--edge", "http://edge.example.com"}, "https"},
 		{"ErrSignNoKey", []string{"sign", "--publisher", "acme", "x"}, "--key"},
 		{"ErrRevokeNoReason", []string{"keys", "revoke", "acme", "1"}, "--reason"},
 		{"ErrRevokeBadVersion", []string{"keys", "revoke", "acme", "one", "--reason", "x"}, "positive integer"},
