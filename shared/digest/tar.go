@@ -54,6 +54,9 @@ type entry struct {
 // control character; other errors are I/O failures. On error, w may have been
 // given part of the tar.
 func WriteTar(w io.Writer, dir string) error {
+	if done, err := writeTarFast(w, dir); done {
+		return err
+	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return fmt.Errorf("open skill folder: %w", err)
@@ -87,44 +90,74 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b 
 // and it does not descend into symlinks.
 func walk(root *os.Root) ([]entry, error) {
 	var entries []entry
+	getRoot := func() (*os.Root, error) { return root, nil }
 	err := fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("read %s: %w", p, err)
 		} else if p == "." {
 			return nil
 		}
-		if err := checkName(p); err != nil {
+		e, err := classify(p, d.Type(), getRoot)
+		if err != nil {
 			return err
 		}
-		switch t := d.Type(); {
-		case t.IsDir():
-			entries = append(entries, entry{path: p, typ: tar.TypeDir})
-		case t.IsRegular():
-			entries = append(entries, entry{path: p, typ: tar.TypeReg})
-		case t&fs.ModeSymlink != 0:
-			target, err := root.Readlink(p)
-			if err != nil {
-				return fmt.Errorf("read symlink %s: %w", p, err)
-			} else if err := checkLink(root, p, target); err != nil {
-				return err
-			}
-			entries = append(entries, entry{path: p, typ: tar.TypeSymlink, target: target})
-		default:
-			return refused(p, "%s not allowed: a skill holds only files, directories and symlinks", typeName(t))
-		}
+		entries = append(entries, e)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	// WalkDir visits "a/b" before "a-b"; the tar is in plain byte order.
-	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.path, b.path) })
+	sortEntries(entries)
 	return entries, nil
+}
+
+// sortEntries puts entries in the order of the tar. A walk visits "a/b" before
+// "a-b"; the tar is in plain byte order.
+func sortEntries(entries []entry) {
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.path, b.path) })
+}
+
+// classify returns the entry for the path p, of type t (as fs.FileMode.Type
+// gives it), refusing what may not be archived. A symlink is read and checked
+// through the os.Root that root returns; it is called only for symlinks.
+func classify(p string, t fs.FileMode, root func() (*os.Root, error)) (entry, error) {
+	if err := checkName(p); err != nil {
+		return entry{}, err
+	}
+	switch {
+	case t.IsDir():
+		return entry{path: p, typ: tar.TypeDir}, nil
+	case t.IsRegular():
+		return entry{path: p, typ: tar.TypeReg}, nil
+	case t&fs.ModeSymlink != 0:
+		r, err := root()
+		if err != nil {
+			return entry{}, err
+		}
+		target, err := r.Readlink(p)
+		if err != nil {
+			return entry{}, fmt.Errorf("read symlink %s: %w", p, err)
+		} else if err := checkLink(r, p, target); err != nil {
+			return entry{}, err
+		}
+		return entry{path: p, typ: tar.TypeSymlink, target: target}, nil
+	default:
+		return entry{}, refused(p, "%s not allowed: a skill holds only files, directories and symlinks", typeName(t))
+	}
 }
 
 // writeEntry writes the header of e and, for a regular file, streams its
 // content. buf is the copy buffer.
 func writeEntry(tw *tar.Writer, root *os.Root, e entry, buf []byte) error {
+	if e.typ != tar.TypeReg {
+		return writeHeader(tw, newHeader(e))
+	}
+	return writeRootFile(tw, root, e, buf)
+}
+
+// newHeader returns the tar header of e, but for the size and mode of a regular
+// file, which writeFileHeader sets.
+func newHeader(e entry) *tar.Header {
 	hdr := &tar.Header{
 		Typeflag: e.typ,
 		Name:     e.path,
@@ -135,13 +168,15 @@ func writeEntry(tw *tar.Writer, root *os.Root, e entry, buf []byte) error {
 	case tar.TypeDir:
 		hdr.Name += "/"
 		hdr.Mode = modeDir
-		return writeHeader(tw, hdr)
 	case tar.TypeSymlink:
 		hdr.Mode = modeSymlink
 		hdr.Linkname = e.target
-		return writeHeader(tw, hdr)
 	}
+	return hdr
+}
 
+// writeRootFile writes the regular file e, opened through root.
+func writeRootFile(tw *tar.Writer, root *os.Root, e entry, buf []byte) error {
 	f, err := root.Open(e.path)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", e.path, err)
@@ -153,25 +188,37 @@ func writeEntry(tw *tar.Writer, root *os.Root, e entry, buf []byte) error {
 	} else if !fi.Mode().IsRegular() {
 		return changed(e.path)
 	}
-	hdr.Size = fi.Size()
-	hdr.Mode = modeFile
-	if fi.Mode().Perm()&0o111 != 0 {
-		hdr.Mode = modeExec
-	}
-	if err := writeHeader(tw, hdr); err != nil {
+	if err := writeFileHeader(tw, e, fi.Size(), fi.Mode().Perm()); err != nil {
 		return err
 	}
+	return copyFile(tw, e.path, fi.Size(), f, buf)
+}
 
-	// Copy exactly Size bytes through buf. The LimitedReader hides
-	// (*os.File).WriteTo, which would allocate a buffer of its own.
-	n, err := io.CopyBuffer(tw, &io.LimitedReader{R: f, N: hdr.Size}, buf)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", e.path, err)
-	} else if n != hdr.Size {
-		return changed(e.path)
+// writeFileHeader writes the header of the regular file e, of the given size
+// and permission bits.
+func writeFileHeader(tw *tar.Writer, e entry, size int64, perm fs.FileMode) error {
+	hdr := newHeader(e)
+	hdr.Size = size
+	hdr.Mode = modeFile
+	if perm&0o111 != 0 {
+		hdr.Mode = modeExec
 	}
-	if n, _ := f.Read(buf[:1]); n != 0 {
-		return changed(e.path)
+	return writeHeader(tw, hdr)
+}
+
+// copyFile copies the content of the file at p from r to w through buf: exactly
+// size bytes, and the file is reported changed if r ends sooner or goes on.
+func copyFile(w io.Writer, p string, size int64, r io.Reader, buf []byte) error {
+	// The LimitedReader hides (*os.File).WriteTo, which would allocate a
+	// buffer of its own.
+	n, err := io.CopyBuffer(w, &io.LimitedReader{R: r, N: size}, buf)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", p, err)
+	} else if n != size {
+		return changed(p)
+	}
+	if n, _ := r.Read(buf[:1]); n != 0 {
+		return changed(p)
 	}
 	return nil
 }
