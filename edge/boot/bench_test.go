@@ -15,6 +15,7 @@ import (
 	"github.com/openagents/trust/edge/boot"
 	"github.com/openagents/trust/edge/edgetest"
 	"github.com/openagents/trust/shared/signing"
+	"github.com/openagents/trust/shared/skill"
 	"github.com/openagents/trust/shared/trust"
 )
 
@@ -46,6 +47,15 @@ func mustBootFixture(b *testing.B, n int) *bootFixture {
 		// A few kilobytes of files, like a real skill.
 		MustWrite(b, filepath.Join(dir, "README.md"), strings.Repeat("Instructions for the agent.\n", 100))
 		sig := MustSign(b, k, dir, func(st *trust.Statement) { st.IssuedAt = time.Now().Add(-time.Minute) })
+		m, err := skill.Load(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := svc.CreateSkillVersion(ctx, &trust.SkillVersion{Name: sig.Skill, Version: sig.Version, Publisher: sig.Publisher,
+			ContentDigest: sig.ContentDigest, PermissionsDigest: sig.PermissionsDigest, Permissions: m.Permissions,
+			State: trust.SkillVersionApproved}); err != nil {
+			b.Fatal(err)
+		}
 		if _, err := svc.CreateSignature(ctx, sig.Envelope); err != nil {
 			b.Fatal(err)
 		}

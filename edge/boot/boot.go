@@ -75,23 +75,22 @@ func (v *Verifier) Verify(ctx context.Context, dirs []string) ([]Result, error) 
 		return nil, trust.Errorf(trust.EINVALID, "no pinned keyring: refusing to verify against keys from the network alone")
 	}
 
-	// Read every manifest first (cheap): it names the versions to ask for.
-	// The two requests then travel while the folders are hashed.
-	locals := make([]local, len(dirs))
-	var refs []trust.SkillRef
-	for i, dir := range dirs {
-		locals[i] = manifest(dir)
-		if locals[i].err == nil {
-			refs = append(refs, locals[i].ref)
-		}
-	}
-
+	// The keyring request leaves at once; the batch request as soon as the
+	// manifests name the versions; the folders are hashed while both travel.
 	var live *trust.Keyring
 	var sigs map[trust.SkillRef][]*trust.Signature
 	var liveErr, sigsErr error
 	var wg sync.WaitGroup
 	if v.Live {
 		wg.Go(func() { live, liveErr = v.Catalog.FindKeyring(ctx) })
+	}
+	locals := make([]local, len(dirs))
+	parallel(len(dirs), func(i int) { locals[i] = manifest(dirs[i]) })
+	var refs []trust.SkillRef
+	for _, l := range locals {
+		if l.err == nil {
+			refs = append(refs, l.ref)
+		}
 	}
 	if len(refs) > 0 {
 		wg.Go(func() { sigs, sigsErr = v.Catalog.FindSignaturesBatch(ctx, refs) })
