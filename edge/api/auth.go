@@ -16,27 +16,34 @@ const (
 	principalService = "service"
 )
 
+// authenticate identifies the bearer of a request — the service, or a Machine —
+// and records it for the request log. Missing or unknown credentials are 401.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal string, ok bool) {
+	token := httpapi.BearerToken(r)
+	if token == "" {
+		s.unauthorized(w, r, errNoCredential())
+		return "", false
+	} else if s.isServiceToken(token) {
+		infoFrom(r.Context()).principal = principalService
+		return principalService, true
+	}
+	m, err := s.MachineTokenService.AuthenticateMachine(r.Context(), token)
+	if err != nil {
+		s.unauthorized(w, r, authError(err))
+		return "", false
+	}
+	info := infoFrom(r.Context())
+	info.principal, info.machineID = principalMachine, m.ID
+	return principalMachine, true
+}
+
 // requireMachine lets through a request bearing a valid Machine token or the
 // service credential; anything else is 401.
 func (s *Server) requireMachine(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token := httpapi.BearerToken(r)
-		if token == "" {
-			s.unauthorized(w, r, errNoCredential())
-			return
-		} else if s.isServiceToken(token) {
-			infoFrom(r.Context()).principal = principalService
+		if _, ok := s.authenticate(w, r); ok {
 			h(w, r)
-			return
 		}
-		m, err := s.MachineTokenService.AuthenticateMachine(r.Context(), token)
-		if err != nil {
-			s.unauthorized(w, r, authError(err))
-			return
-		}
-		info := infoFrom(r.Context())
-		info.principal, info.machineID = principalMachine, m.ID
-		h(w, r)
 	})
 }
 
@@ -44,23 +51,13 @@ func (s *Server) requireMachine(h http.HandlerFunc) http.Handler {
 // valid Machine token is 403 (known, but not allowed); anything else is 401.
 func (s *Server) requireService(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token := httpapi.BearerToken(r)
-		if token == "" {
-			s.unauthorized(w, r, errNoCredential())
-			return
-		} else if s.isServiceToken(token) {
-			infoFrom(r.Context()).principal = principalService
+		switch p, ok := s.authenticate(w, r); {
+		case !ok:
+		case p == principalService:
 			h(w, r)
-			return
+		default:
+			s.error(w, r, trust.Errorf(trust.EFORBIDDEN, "this route needs the service credential, not a machine token"))
 		}
-		m, err := s.MachineTokenService.AuthenticateMachine(r.Context(), token)
-		if err != nil {
-			s.unauthorized(w, r, authError(err))
-			return
-		}
-		info := infoFrom(r.Context())
-		info.principal, info.machineID = principalMachine, m.ID
-		s.error(w, r, trust.Errorf(trust.EFORBIDDEN, "this route needs the service credential, not a machine token"))
 	})
 }
 
