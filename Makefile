@@ -5,6 +5,8 @@
 #   make build   bin/trustctl, bin/trust-edge, bin/trust-functions
 #   make lambda  dist/<function>/bootstrap for AWS Lambda (linux/amd64)
 #   make bench   benchmarks (figures go to docs/BENCHMARKS.md)
+#   make run-cluster    a local LiteFS cluster: one primary, two replicas
+#   make bench-cluster  replication lag and replica read throughput
 
 GO        ?= go
 DATA      ?= .trust
@@ -14,7 +16,14 @@ BINARIES  := ./edge/cmd/trustctl ./edge/cmd/trust-edge ./functions/cmd/trust-fun
 # The race detector needs cgo and a C compiler; use it where there is one.
 RACE := $(shell command -v gcc >/dev/null 2>&1 && echo -race)
 
-.PHONY: all build lambda run test test-unit test-integration bench fuzz vet fmt-check clean
+# LiteFS for the cluster tests and `make run-cluster`, installed once into
+# the build cache (gitignored), with FUSE from Debian when missing (as root).
+LITEFS_VERSION := v0.5.14
+CACHE_BIN      := $(CURDIR)/.cache/bin
+LITEFS         := $(CACHE_BIN)/litefs
+export TRUST_LITEFS_BIN := $(LITEFS)
+
+.PHONY: all build lambda run run-cluster test test-unit test-integration bench bench-cluster fuzz vet fmt-check clean litefs fuse
 
 all: build
 
@@ -31,7 +40,25 @@ lambda:
 run: build
 	TRUST_DATA_DIR=$(DATA) ./infra/local/run.sh
 
-test: vet fmt-check build test-unit test-integration
+test: vet fmt-check build litefs test-unit test-integration
+
+# fuse3 provides fusermount3, which LiteFS mounts and unmounts with.
+fuse:
+	@command -v fusermount3 >/dev/null 2>&1 || { \
+		echo "installing fuse3 (apt-get)"; \
+		apt-get install -y fuse3 >/dev/null || { apt-get update >/dev/null && apt-get install -y fuse3 >/dev/null; }; }
+
+litefs: fuse $(LITEFS)
+
+$(LITEFS):
+	@echo "installing litefs $(LITEFS_VERSION) into $(CACHE_BIN) (about a minute, once)"
+	GOBIN=$(CACHE_BIN) $(GO) install github.com/superfly/litefs/cmd/litefs@$(LITEFS_VERSION)
+
+run-cluster: build litefs
+	TRUST_CLUSTER_DIR=$(or $(CLUSTER_DATA),.trust-cluster) ./infra/local/run-cluster.sh
+
+bench-cluster: build litefs
+	$(GO) run ./edge/cluster/cmd/cluster-bench -litefs $(LITEFS) -edge bin/trust-edge -config infra/local/litefs-node.yml
 
 vet:
 	$(GO) vet ./...

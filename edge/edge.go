@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/openagents/trust/edge/api"
+	"github.com/openagents/trust/edge/litefs"
 	"github.com/openagents/trust/edge/sqlite"
 )
 
@@ -27,6 +28,13 @@ const (
 	EnvDataDir      = "TRUST_DATA_DIR"
 	EnvAddr         = "TRUST_EDGE_ADDR"
 	EnvServiceToken = "TRUST_SERVICE_TOKEN"
+
+	// Replication on LiteFS (replication.go).
+	EnvLiteFSURL   = "TRUST_LITEFS_URL"
+	EnvPrimaryURLs = "TRUST_PRIMARY_URLS"
+	EnvLiteFSPeers = "TRUST_LITEFS_PEERS"
+	EnvMinReplicas = "TRUST_MIN_REPLICAS"
+	EnvFlyReplay   = "TRUST_FLY_REPLAY"
 
 	// MinServiceTokenLen is the shortest service credential accepted, in bytes.
 	MinServiceTokenLen = 32
@@ -46,6 +54,10 @@ type Config struct {
 	// ServiceToken is the service credential. It is never printed: Config has
 	// no String method that shows it, and errors about it name only its source.
 	ServiceToken string
+
+	// Replication is the LiteFS configuration; its zero value is a single
+	// node on a plain file.
+	Replication ReplicationConfig
 }
 
 // DBPath returns the path of the catalog database.
@@ -71,6 +83,9 @@ type Main struct {
 	DB     *sqlite.DB
 	Server *api.Server
 
+	// LiteFS is the replication adapter, when Config.Replication enables it.
+	LiteFS *litefs.Node
+
 	// Logger receives the request log and the node's own events.
 	Logger *slog.Logger
 
@@ -84,7 +99,7 @@ type Main struct {
 // NewMain returns a Main with the default configuration.
 func NewMain() *Main {
 	return &Main{
-		Config: Config{DataDir: DefaultDataDir, Addr: DefaultAddr},
+		Config: Config{DataDir: DefaultDataDir, Addr: DefaultAddr, Replication: ReplicationConfig{MinReplicas: 1}},
 		Logger: slog.Default(),
 		Getenv: os.Getenv,
 		Stderr: os.Stderr,
@@ -106,7 +121,11 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 	fs.SetOutput(m.Stderr)
 	fs.StringVar(&m.Config.DataDir, "data-dir", m.Config.DataDir, "directory of the catalog database (env "+EnvDataDir+")")
 	fs.StringVar(&m.Config.Addr, "addr", m.Config.Addr, "HTTP listen address (env "+EnvAddr+")")
+	m.replicationFlags(fs)
 	tokenFile := fs.String("service-token-file", "", "file holding the service credential (instead of env "+EnvServiceToken+")")
+	if err := m.replicationEnv(); err != nil {
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	} else if fs.NArg() > 0 {
@@ -160,8 +179,8 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 
 	m.DB = sqlite.NewDB(m.Config.DBPath())
-	if err := m.DB.Open(); err != nil {
-		return fmt.Errorf("open catalog: %w", err)
+	if err := m.openCatalog(ctx); err != nil {
+		return err
 	}
 
 	m.Server = api.NewServer()
@@ -172,6 +191,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Server.SignatureService = sqlite.NewSignatureService(m.DB)
 	m.Server.KeyService = sqlite.NewKeyService(m.DB)
 	m.Server.MachineTokenService = sqlite.NewMachineTokenService(m.DB)
+	m.Server.Tenancy = sqlite.NewTenancy(m.DB, m.Config.ServiceToken)
+	m.Server.Replication = m.replication()
 	if err := m.Server.Open(); err != nil {
 		return err
 	}
@@ -188,6 +209,9 @@ func (m *Main) Close() error {
 	}
 	if m.DB != nil {
 		errs = append(errs, m.DB.Close())
+	}
+	if m.LiteFS != nil {
+		errs = append(errs, m.LiteFS.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -51,6 +51,13 @@ type Server struct {
 	KeyService          trust.KeyService
 	MachineTokenService trust.MachineTokenService
 
+	// Tenancy is the tenant store (tenant.go); nil answers its routes 503.
+	Tenancy trust.Tenancy
+
+	// Replication routes writes in a replicated catalog (replication.go);
+	// nil or Standalone on a single node.
+	Replication trust.Replication
+
 	// ServiceToken is the service credential: the bearer token the functions
 	// present for writes. It is compared in constant time, by SHA-256. Empty
 	// means no request is the service.
@@ -58,6 +65,9 @@ type Server struct {
 
 	// Now returns the time envelopes are verified at.
 	Now func() time.Time
+
+	// KeyringWatch serves GET /v1/keyring/watch; its zero value is ready.
+	KeyringWatch KeyringWatch
 }
 
 // NewServer returns a Server with defaults and its routes; set the services
@@ -79,6 +89,7 @@ func (s *Server) routes() {
 
 	// Machine reads: a Machine token or the service credential.
 	s.mux.Handle("GET /v1/keyring", s.requireMachine(s.handleKeyringFind))
+	s.mux.Handle("GET /v1/keyring/watch", s.requireMachine(s.handleKeyringWatch))
 	s.mux.Handle("GET /v1/skills/{name}/versions/{version}/signatures", s.requireMachine(s.handleSignaturesFind))
 	s.mux.Handle("POST /v1/signatures/batch", s.requireMachine(s.handleSignaturesBatch))
 
@@ -92,6 +103,7 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /v1/service/signatures", s.requireService(s.handleSignatureCreate))
 	s.mux.Handle("POST /v1/service/machine-tokens", s.requireService(s.handleMachineTokenCreate))
 	s.mux.Handle("POST /v1/service/machines/{id}/revoke-tokens", s.requireService(s.handleMachineTokensRevoke))
+	s.tenantRoutes() // tenant.go
 }
 
 // Open checks the configuration, listens on Addr and serves in the background.
@@ -126,6 +138,7 @@ func (s *Server) Open() error {
 // Close stops accepting connections and waits, up to ShutdownTimeout, for the
 // requests in flight.
 func (s *Server) Close() error {
+	s.KeyringWatch.close() // ends open watch streams, which Shutdown would wait for
 	if s.server == nil {
 		return nil
 	}
@@ -188,7 +201,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.handleNoRoute(rw, r)
 		return
 	}
-	s.mux.ServeHTTP(rw, r)
+	s.replicate(rw, r)
 }
 
 // handleNoRoute answers a request no route matches: 405 with Allow when the

@@ -20,6 +20,7 @@ type route struct {
 
 var routes = []route{
 	{"GET", "/v1/keyring", nil, false},
+	{"GET", "/v1/keyring/watch", nil, false},
 	{"GET", "/v1/skills/weather/versions/1.0.0/signatures", nil, false},
 	{"POST", "/v1/signatures/batch", `{"skills":[{"name":"weather","version":"1.0.0"}]}`, false},
 	{"POST", "/v1/service/keys", `{}`, true},

@@ -17,7 +17,7 @@ import (
 
 func runKeys(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
-		return usagef("subcommand required: publish, list, export, retire or revoke")
+		return usagef("subcommand required: publish, list, export, retire, revoke or watch")
 	}
 	switch args[0] {
 	case "publish":
@@ -28,8 +28,10 @@ func runKeys(ctx context.Context, env *Env, args []string) error {
 		return runKeysList(ctx, env, args[1:], true)
 	case "retire", "revoke":
 		return runKeysChange(ctx, env, args[0], args[1:])
+	case "watch":
+		return runKeysWatch(ctx, env, args[1:])
 	}
-	return usagef("unknown subcommand %q: want publish, list, export, retire or revoke", args[0])
+	return usagef("unknown subcommand %q: want publish, list, export, retire, revoke or watch", args[0])
 }
 
 func runKeysPublish(ctx context.Context, env *Env, args []string) error {

@@ -50,6 +50,7 @@ func MustOpen(tb testing.TB, now func() time.Time) *Edge {
 	s.SignatureService = sqlite.NewSignatureService(db)
 	s.KeyService = sqlite.NewKeyService(db)
 	s.MachineTokenService = sqlite.NewMachineTokenService(db)
+	s.Tenancy = sqlite.NewTenancy(db, ServiceToken)
 	if err := s.Open(); err != nil {
 		db.Close()
 		tb.Fatal(err)

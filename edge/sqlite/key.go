@@ -65,6 +65,16 @@ func (s *KeyService) FindKeyring(ctx context.Context) (*trust.Keyring, error) {
 	return findKeyring(ctx, tx)
 }
 
+// FindKeyringSequence returns the keyring sequence: one row of keyring_meta,
+// read without a transaction, cheap enough to poll several times a second.
+func (s *KeyService) FindKeyringSequence(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := s.db.db.QueryRowContext(ctx, `SELECT sequence FROM keyring_meta WHERE id = 1`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("find keyring sequence: %w", err)
+	}
+	return seq, nil
+}
+
 // RetireKeyVersion moves an active version to retiring; retiring one that is
 // already retiring changes nothing. ENOTFOUND if absent; ECONFLICT if revoked.
 func (s *KeyService) RetireKeyVersion(ctx context.Context, keyID string, version int) (*trust.KeyVersion, error) {

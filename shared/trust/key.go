@@ -85,6 +85,10 @@ type KeyService interface {
 	// FindKeyring returns the whole keyring.
 	FindKeyring(ctx context.Context) (*Keyring, error)
 
+	// FindKeyringSequence returns the keyring's sequence alone: a cheap check,
+	// polled by watchers, for whether the keyring changed.
+	FindKeyringSequence(ctx context.Context) (int64, error)
+
 	// RetireKeyVersion moves an active version to retiring. ENOTFOUND if absent;
 	// ECONFLICT if it is revoked.
 	RetireKeyVersion(ctx context.Context, keyID string, version int) (*KeyVersion, error)

@@ -1,0 +1,197 @@
+// Command cluster-bench measures a local LiteFS cluster (`make bench-cluster`):
+// the replication lag of a signature written at the primary until both
+// replicas serve it, and one replica's batch-lookup throughput next to a
+// minimal Go HTTP handler returning a constant (the HTTP floor), measured in
+// the same run. It prints the figures; it never decides pass or fail.
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/openagents/trust/edge/cluster"
+	"github.com/openagents/trust/shared/digest"
+	"github.com/openagents/trust/shared/edgeapi"
+	"github.com/openagents/trust/shared/signing"
+	"github.com/openagents/trust/shared/trust"
+)
+
+const token = "bench-service-credential-0123456789abcdef"
+
+func main() {
+	litefsBin := flag.String("litefs", ".cache/bin/litefs", "litefs binary")
+	edgeBin := flag.String("edge", "bin/trust-edge", "trust-edge binary")
+	config := flag.String("config", "infra/local/litefs-node.yml", "LiteFS configuration template")
+	writes := flag.Int("writes", 300, "signatures written for the lag figures")
+	duration := flag.Duration("duration", 5*time.Second, "length of each throughput run")
+	flag.Parse()
+	if err := run(*litefsBin, *edgeBin, *config, *writes, *duration); err != nil {
+		fmt.Fprintln(os.Stderr, "cluster-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(litefsBin, edgeBin, config string, writes int, duration time.Duration) error {
+	if err := cluster.FUSEUsable(); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "cluster-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	c, err := cluster.New(dir, 3)
+	if err != nil {
+		return err
+	}
+	c.LiteFSBin, c.EdgeBin, c.ConfigPath, c.ServiceToken = litefsBin, edgeBin, config, token
+	defer c.Close()
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer cancel()
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	primary, replicas := c.Nodes[0], c.Nodes[1:]
+	pc := edgeapi.NewClient(primary.URL(), token)
+
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, _ := signing.NewLocalSigner(priv)
+	pub, _ := signing.EncodePublicKey(priv.Public().(ed25519.PublicKey))
+	nb := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
+	kv, err := pc.CreateKeyVersion(ctx, &trust.KeyVersion{KeyID: "bench", Algorithm: trust.AlgorithmEd25519,
+		PublicKey: pub, NotBefore: nb, NotAfter: nb.Add(time.Hour), State: trust.KeyActive})
+	if err != nil {
+		return err
+	}
+	perms := trust.Permissions{Tools: []string{"Read"}}
+	pd, _ := digest.Permissions(perms)
+
+	// Lag: sign at the primary, poll both replicas until they serve it.
+	var lag, ack []time.Duration
+	var refs []trust.SkillRef
+	for i := range writes {
+		ref := trust.SkillRef{Name: "bench", Version: fmt.Sprintf("1.0.%d", i)}
+		refs = append(refs, ref)
+		cd := fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(ref.String())))
+		if _, err := pc.CreateSkillVersion(ctx, &trust.SkillVersion{Name: ref.Name, Version: ref.Version, Publisher: "acme",
+			ContentDigest: cd, PermissionsDigest: pd, Permissions: perms, State: trust.SkillVersionApproved}); err != nil {
+			return err
+		}
+		env, err := signing.Sign(ctx, signer, &trust.Statement{Type: trust.StatementType, Skill: ref.Name, Version: ref.Version,
+			Publisher: "acme", ContentDigest: cd, PermissionsDigest: pd, KeyID: kv.KeyID, KeyVersion: kv.Version, IssuedAt: time.Now().UTC()})
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		var wg sync.WaitGroup
+		seen := make([]time.Duration, len(replicas))
+		for j, r := range replicas {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rc := edgeapi.NewClient(r.URL(), token)
+				for time.Since(start) < 10*time.Second {
+					if sigs, err := rc.FindSignatures(ctx, ref); err == nil && len(sigs) > 0 {
+						seen[j] = time.Since(start)
+						return
+					}
+					time.Sleep(200 * time.Microsecond)
+				}
+				seen[j] = time.Hour
+			}()
+		}
+		if _, err := pc.CreateSignature(ctx, env); err != nil {
+			return err
+		}
+		ack = append(ack, time.Since(start))
+		wg.Wait()
+		lag = append(lag, max(seen[0], seen[1]))
+	}
+	fmt.Printf("replication lag, sign at the primary -> served by both replicas, %d writes: p50 %s  p99 %s  max %s\n",
+		writes, pct(lag, 50), pct(lag, 99), pct(lag, 100))
+	fmt.Printf("acknowledged write at the primary (1 replica ack), %d writes: p50 %s  p99 %s\n", writes, pct(ack, 50), pct(ack, 99))
+
+	// Throughput: batch lookup of 50 at one replica vs the HTTP floor.
+	batch := refs[:50]
+	body := `{"skills":[`
+	for i, r := range batch {
+		if i > 0 {
+			body += ","
+		}
+		body += fmt.Sprintf(`{"name":%q,"version":%q}`, r.Name, r.Version)
+	}
+	body += `]}`
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	floor := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok"}`)
+	})}
+	go floor.Serve(ln)
+	defer floor.Close()
+	floorURL := "http://" + ln.Addr().String() + "/v1/signatures/batch"
+	for _, workers := range []int{2, 1} {
+		f := throughput(floorURL, body, workers, duration)
+		r := throughput(replicas[0].URL()+"/v1/signatures/batch", body, workers, duration)
+		fmt.Printf("%d client goroutine(s): replica batch lookup (50) %.0f req/s; HTTP floor %.0f req/s; ratio %.2f\n", workers, r, f, r/f)
+	}
+	return nil
+}
+
+// throughput posts body to url from workers goroutines for d and returns
+// successful requests per second.
+func throughput(url, body string, workers int, d time.Duration) float64 {
+	var n atomic.Int64
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+token)
+				resp, err := client.Do(req)
+				if err != nil {
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					n.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / d.Seconds()
+}
+
+// pct returns the p-th percentile of ds.
+func pct(ds []time.Duration, p int) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := (len(s)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return s[min(i, len(s)-1)].Round(10 * time.Microsecond)
+}
