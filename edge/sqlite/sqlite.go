@@ -1,5 +1,6 @@
 // Package sqlite is the edge node's catalog: the trust domain services
-// (skill versions, signatures, the signing keyring, Machine tokens) stored in
+// (skill versions, signatures, the signing keyring, Machine tokens, and the
+// tenant-owned tables behind Tenancy, see tenant.go) stored in
 // SQLite through modernc.org/sqlite, a pure-Go driver.
 //
 // A DB opens one database file in WAL mode with a busy timeout and foreign keys

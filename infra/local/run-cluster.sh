@@ -48,7 +48,8 @@ stop() {
 		if grep -qs " $DATA/$n/mnt " /proc/mounts; then fusermount3 -u -z "$DATA/$n/mnt" || true; fi
 	done
 }
-trap stop INT TERM EXIT
+trap 'stop; exit 0' INT TERM
+trap stop EXIT
 
 wait_up() { # URL LOG
 	local i
