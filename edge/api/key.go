@@ -41,6 +41,7 @@ func (s *Server) handleKeyVersionCreate(w http.ResponseWriter, r *http.Request) 
 		s.error(w, r, err)
 		return
 	}
+	s.KeyringWatch.Wake() // watchers on this node hear it now, not at the next poll
 	httpapi.WriteJSON(w, http.StatusCreated, &k)
 }
 
@@ -56,6 +57,7 @@ func (s *Server) handleKeyVersionRetire(w http.ResponseWriter, r *http.Request) 
 		s.error(w, r, err)
 		return
 	}
+	s.KeyringWatch.Wake()
 	httpapi.WriteJSON(w, http.StatusOK, k)
 }
 
@@ -77,6 +79,7 @@ func (s *Server) handleKeyVersionRevoke(w http.ResponseWriter, r *http.Request) 
 		s.error(w, r, err)
 		return
 	}
+	s.KeyringWatch.Wake()
 	httpapi.WriteJSON(w, http.StatusOK, k)
 }
 

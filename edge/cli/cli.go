@@ -54,7 +54,7 @@ func commands() []command {
 		{"digest", "print a skill folder's content and permissions digests", runDigest},
 		{"sign", "sign skill folders offline and record the signatures", runSign},
 		{"verify", "verify skill folders against the edge catalog and a pinned keyring", runVerify},
-		{"keys", "publish, list, export, retire and revoke signing key versions", runKeys},
+		{"keys", "publish, list, export, watch, retire and revoke signing key versions", runKeys},
 		{"tokens", "issue and revoke Machine tokens", runTokens},
 	}
 }

@@ -210,7 +210,9 @@ func TestWatchKeyring(t *testing.T) {
 		srv, conns := MustFakeWatchEdge(t, func(c WatchConn, send func(string)) { <-c.Done })
 		ctx, cancel := context.WithCancel(context.Background())
 		errc := make(chan error, 1)
-		go func() { errc <- edgeapi.NewClient(srv.URL, token).WatchKeyring(ctx, 0, func(*trust.Keyring) error { return nil }) }()
+		go func() {
+			errc <- edgeapi.NewClient(srv.URL, token).WatchKeyring(ctx, 0, func(*trust.Keyring) error { return nil })
+		}()
 		for len(conns()) == 0 {
 			time.Sleep(time.Millisecond)
 		}

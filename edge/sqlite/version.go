@@ -1,0 +1,181 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+)
+
+// The catalog version lets readers cache what they computed from the catalog:
+// it changes whenever a change to the database file becomes visible to this
+// process, whoever committed it — another connection of this DB, another DB
+// handle on the same file, another process, or LiteFS applying a replicated
+// transaction underneath this process.
+//
+// It comes from SQLite's PRAGMA data_version, read on one dedicated connection
+// that never writes. SQLite changes that value when the connection's next read
+// transaction finds the database changed by anyone else (in WAL mode through
+// the wal-index header, in rollback mode through the file change counter) —
+// the same check that makes a connection drop its page cache, so no reader can
+// see new data without the version having moved. data_version values are only
+// comparable on one connection, so Version turns them into a counter that only
+// goes up and also moves whenever the dedicated connection has to be replaced.
+
+// versionTracker reads data_version on its own connection.
+type versionTracker struct {
+	mu   sync.Mutex
+	dsn  string
+	pool *sql.DB   // its own pool: never shares a connection with the writers
+	conn *sql.Conn // the one connection data_version is read on; nil until used
+	raw  int64     // last data_version read on conn
+	gen  uint64    // the version: moves whenever raw moves or conn is replaced
+	done bool      // closed with its DB
+}
+
+// trackers holds each open DB's version tracker (a DB has no field for it).
+var trackers sync.Map // *DB → *versionTracker
+
+// Version returns the catalog version: equal values from two calls mean no
+// change to the database became visible to this process between them; a
+// changed value means something may have changed. Values only grow.
+//
+// A caller that caches a result computed from the catalog reads the version
+// first, then the catalog, and keys the result by the version: the result is
+// then at least as new as the version says. An in-memory database has no
+// version (an error): its one connection is the writers' own.
+func (db *DB) Version(ctx context.Context) (uint64, error) {
+	if db.db == nil {
+		return 0, fmt.Errorf("sqlite: database not open")
+	} else if db.DSN == ":memory:" || strings.Contains(db.DSN, "mode=memory") {
+		return 0, fmt.Errorf("sqlite: an in-memory database has no version")
+	}
+	t, err := db.versionTracker()
+	if err != nil {
+		return 0, err
+	}
+	return t.version(ctx)
+}
+
+// versionTracker returns the DB's tracker, creating it on first use. The
+// tracker's connection closes with the DB.
+func (db *DB) versionTracker() (*versionTracker, error) {
+	if v, ok := trackers.Load(db); ok {
+		return v.(*versionTracker), nil
+	}
+	dsn, err := db.versionDSN()
+	if err != nil {
+		return nil, err
+	}
+	t := &versionTracker{dsn: dsn}
+	if v, loaded := trackers.LoadOrStore(db, t); loaded {
+		return v.(*versionTracker), nil
+	}
+	go func() {
+		<-db.ctx.Done()
+		trackers.Delete(db)
+		t.close()
+	}()
+	return t, nil
+}
+
+// versionDSN is the DSN of the version connection: the database's file with
+// the busy timeout only. It never writes, so needs no write pragmas.
+func (db *DB) versionDSN() (string, error) {
+	base, query, _ := strings.Cut(db.DSN, "?")
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", fmt.Errorf("sqlite: parse dsn parameters: %w", err)
+	}
+	q.Del("_pragma")
+	q.Del("_txlock")
+	timeout := db.BusyTimeout
+	if timeout <= 0 {
+		timeout = DefaultBusyTimeout
+	}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", timeout.Milliseconds()))
+	if !strings.HasPrefix(base, "file:") {
+		base = "file:" + base
+	}
+	return base + "?" + q.Encode(), nil
+}
+
+// version reads data_version and returns the counter.
+func (t *versionTracker) version(ctx context.Context) (uint64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return 0, fmt.Errorf("sqlite: database closed")
+	} else if t.conn == nil {
+		if err := t.connect(ctx); err != nil {
+			return 0, err
+		}
+	}
+	var raw int64
+	if err := t.conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&raw); err != nil {
+		// Whatever happened, this connection's numbering can no longer be
+		// trusted: the next call starts a new one and a new version.
+		t.conn.Close()
+		t.conn = nil
+		return 0, fmt.Errorf("sqlite: read data version: %w", err)
+	}
+	if raw != t.raw {
+		t.raw = raw
+		t.gen++
+	}
+	return t.gen, nil
+}
+
+// connect opens the dedicated connection and moves the version, since its
+// data_version numbering is unrelated to the previous connection's.
+func (t *versionTracker) connect(ctx context.Context) error {
+	if t.pool == nil {
+		pool, err := sql.Open("sqlite", t.dsn)
+		if err != nil {
+			return fmt.Errorf("sqlite: open version connection: %w", err)
+		}
+		pool.SetMaxOpenConns(1)
+		t.pool = pool
+	}
+	conn, err := t.pool.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: open version connection: %w", err)
+	}
+	var raw int64
+	if err := conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&raw); err != nil {
+		conn.Close()
+		return fmt.Errorf("sqlite: read data version: %w", err)
+	}
+	t.conn, t.raw = conn, raw
+	t.gen++
+	return nil
+}
+
+// close releases the connection.
+func (t *versionTracker) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.done = true
+	if t.conn != nil {
+		t.conn.Close()
+		t.conn = nil
+	}
+	if t.pool != nil {
+		t.pool.Close()
+		t.pool = nil
+	}
+}
+
+// CatalogVersion returns the version of the catalog the signatures are read
+// from (see DB.Version).
+func (s *SignatureService) CatalogVersion(ctx context.Context) (uint64, error) {
+	return s.db.Version(ctx)
+}
+
+// CatalogVersion returns the version of the catalog the Machine tokens are
+// read from (see DB.Version).
+func (s *MachineTokenService) CatalogVersion(ctx context.Context) (uint64, error) {
+	return s.db.Version(ctx)
+}
