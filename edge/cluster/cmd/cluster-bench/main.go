@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -37,15 +38,16 @@ func main() {
 	edgeBin := flag.String("edge", "bin/trust-edge", "trust-edge binary")
 	config := flag.String("config", "infra/local/litefs-node.yml", "LiteFS configuration template")
 	writes := flag.Int("writes", 300, "signatures written for the lag figures")
+	rotations := flag.Int("rotations", 200, "key versions published for the rotation-propagation figures")
 	duration := flag.Duration("duration", 5*time.Second, "length of each throughput run")
 	flag.Parse()
-	if err := run(*litefsBin, *edgeBin, *config, *writes, *duration); err != nil {
+	if err := run(*litefsBin, *edgeBin, *config, *writes, *rotations, *duration); err != nil {
 		fmt.Fprintln(os.Stderr, "cluster-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(litefsBin, edgeBin, config string, writes int, duration time.Duration) error {
+func run(litefsBin, edgeBin, config string, writes, rotations int, duration time.Duration) error {
 	if err := cluster.FUSEUsable(); err != nil {
 		return err
 	}
@@ -125,6 +127,13 @@ func run(litefsBin, edgeBin, config string, writes int, duration time.Duration) 
 		writes, pct(lag, 50), pct(lag, 99), pct(lag, 100))
 	fmt.Printf("acknowledged write at the primary (1 replica ack), %d writes: p50 %s  p99 %s\n", writes, pct(ack, 50), pct(ack, 99))
 
+	// Key rotation: a Machine watching each replica (GET /v1/keyring/watch);
+	// a new key version published at the primary; time until both watchers
+	// have it.
+	if err := rotation(ctx, pc, replicas, rotations); err != nil {
+		return err
+	}
+
 	// Throughput: batch lookup of 50 at one replica vs the HTTP floor.
 	batch := refs[:50]
 	body := `{"skills":[`
@@ -152,6 +161,50 @@ func run(litefsBin, edgeBin, config string, writes int, duration time.Duration) 
 		r := throughput(replicas[0].URL()+"/v1/signatures/batch", body, workers, duration)
 		fmt.Printf("%d client goroutine(s): replica batch lookup (50) %.0f req/s; HTTP floor %.0f req/s; ratio %.2f\n", workers, r, f, r/f)
 	}
+	return nil
+}
+
+// rotation measures key-rotation propagation to Machines watching replicas.
+func rotation(ctx context.Context, pc *edgeapi.Client, replicas []*cluster.Node, n int) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	seen := make([]atomic.Int64, len(replicas))
+	kr, err := pc.FindKeyring(ctx)
+	if err != nil {
+		return err
+	}
+	for i, r := range replicas {
+		seen[i].Store(kr.Sequence)
+		go edgeapi.NewClient(r.URL(), token).WatchKeyring(ctx, kr.Sequence, func(k *trust.Keyring) error {
+			seen[i].Store(k.Sequence)
+			return nil
+		})
+	}
+	time.Sleep(200 * time.Millisecond) // let the streams connect
+	var took []time.Duration
+	for range n {
+		// A random pause, so writes do not fall in step with the replicas'
+		// 100 ms keyring poll.
+		time.Sleep(time.Duration(mrand.Int64N(int64(100 * time.Millisecond))))
+		prev := min(seen[0].Load(), seen[1].Load())
+		_, priv, _ := ed25519.GenerateKey(rand.Reader)
+		pub, _ := signing.EncodePublicKey(priv.Public().(ed25519.PublicKey))
+		nb := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
+		start := time.Now()
+		if _, err := pc.CreateKeyVersion(ctx, &trust.KeyVersion{KeyID: "rotate", Algorithm: trust.AlgorithmEd25519,
+			PublicKey: pub, NotBefore: nb, NotAfter: nb.Add(time.Hour), State: trust.KeyActive}); err != nil {
+			return err
+		}
+		for seen[0].Load() <= prev || seen[1].Load() <= prev {
+			if time.Since(start) > 10*time.Second {
+				return fmt.Errorf("a watcher did not see key rotation %d within 10s", len(took)+1)
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		took = append(took, time.Since(start))
+	}
+	fmt.Printf("key rotation, published at the primary -> seen by watchers on both replicas, %d rotations: p50 %s  p99 %s  max %s\n",
+		n, pct(took, 50), pct(took, 99), pct(took, 100))
 	return nil
 }
 
