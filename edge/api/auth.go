@@ -27,7 +27,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal
 		infoFrom(r.Context()).principal = principalService
 		return principalService, true
 	}
-	m, err := s.MachineTokenService.AuthenticateMachine(r.Context(), token)
+	m, err := s.authenticateMachine(r.Context(), token) // cache.go
 	if err != nil {
 		s.unauthorized(w, r, authError(err))
 		return "", false

@@ -40,7 +40,7 @@ func (s *Server) handleSignaturesFind(w http.ResponseWriter, r *http.Request) {
 
 // handleSignaturesBatch answers POST /v1/signatures/batch: the signatures of
 // 1 to trust.MaxBatch skill versions, in one catalog query, one result per
-// requested ref in request order.
+// requested ref in request order. Answers are cached until the catalog changes.
 func (s *Server) handleSignaturesBatch(w http.ResponseWriter, r *http.Request) {
 	var req edgeapi.BatchRequest
 	if err := httpapi.ReadJSON(w, r, batchBodyLimit, &req); err != nil {
@@ -54,16 +54,12 @@ func (s *Server) handleSignaturesBatch(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, trust.Errorf(trust.EINVALID, "too many skill versions: %d (at most %d)", len(req.Skills), trust.MaxBatch))
 		return
 	}
-	m, err := s.SignatureService.FindSignatures(r.Context(), req.Skills)
+	body, err := s.batchAnswer(r.Context(), req.Skills) // cache.go
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	resp := edgeapi.BatchResponse{Results: make([]edgeapi.BatchResult, len(req.Skills))}
-	for i, ref := range req.Skills {
-		resp.Results[i] = edgeapi.BatchResult{Name: ref.Name, Version: ref.Version, Signatures: nonNil(m[ref])}
-	}
-	httpapi.WriteJSON(w, http.StatusOK, resp)
+	writeJSONBody(w, body)
 }
 
 // handleSignatureCreate answers POST /v1/service/signatures: it verifies the

@@ -49,6 +49,8 @@ var trackers sync.Map // *DB → *versionTracker
 func (db *DB) Version(ctx context.Context) (uint64, error) {
 	if db.db == nil {
 		return 0, fmt.Errorf("sqlite: database not open")
+	} else if db.ctx.Err() != nil {
+		return 0, fmt.Errorf("sqlite: database closed")
 	} else if db.DSN == ":memory:" || strings.Contains(db.DSN, "mode=memory") {
 		return 0, fmt.Errorf("sqlite: an in-memory database has no version")
 	}
