@@ -42,6 +42,11 @@ func (s *Server) handleSignaturesFind(w http.ResponseWriter, r *http.Request) {
 // 1 to trust.MaxBatch skill versions, in one catalog query, one result per
 // requested ref in request order. Answers are cached until the catalog changes.
 func (s *Server) handleSignaturesBatch(w http.ResponseWriter, r *http.Request) {
+	cached, rawKey, ok := s.batchCached(r, batchBodyLimit) // cache.go
+	if ok {
+		writeJSONBody(w, cached)
+		return
+	}
 	var req edgeapi.BatchRequest
 	if err := httpapi.ReadJSON(w, r, batchBodyLimit, &req); err != nil {
 		s.error(w, r, err)
@@ -54,7 +59,7 @@ func (s *Server) handleSignaturesBatch(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, trust.Errorf(trust.EINVALID, "too many skill versions: %d (at most %d)", len(req.Skills), trust.MaxBatch))
 		return
 	}
-	body, err := s.batchAnswer(r.Context(), req.Skills) // cache.go
+	body, err := s.batchAnswer(r.Context(), req.Skills, rawKey)
 	if err != nil {
 		s.error(w, r, err)
 		return
