@@ -33,6 +33,9 @@ type versionTracker struct {
 	raw  int64     // last data_version read on conn
 	gen  uint64    // the version: moves whenever raw moves or conn is replaced
 	done bool      // closed with its DB
+
+	started uint64         // reads started so far
+	flight  *versionFlight // the read in progress, if any
 }
 
 // trackers holds each open DB's version tracker (a DB has no field for it).
@@ -104,13 +107,59 @@ func (db *DB) versionDSN() (string, error) {
 	return base + "?" + q.Encode(), nil
 }
 
-// version reads data_version and returns the counter.
+// version returns the counter. Concurrent callers share reads: a read that
+// started after a caller arrived sees every change visible at its arrival, so
+// its answer serves that caller too; a caller that finds only an older read in
+// flight waits for it and then starts (or joins) a newer one. Only the caller
+// that started a read touches the connection, and reads never overlap.
 func (t *versionTracker) version(ctx context.Context) (uint64, error) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	arrived := t.started
+	for t.flight != nil {
+		f := t.flight
+		t.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		if f.seq > arrived {
+			return f.gen, f.err
+		}
+		t.mu.Lock()
+	}
 	if t.done {
+		t.mu.Unlock()
 		return 0, fmt.Errorf("sqlite: database closed")
-	} else if t.conn == nil {
+	}
+	t.started++
+	f := &versionFlight{seq: t.started, done: make(chan struct{})}
+	t.flight = f
+	t.mu.Unlock()
+
+	// The read is shared, so the caller's cancellation must not fail it for
+	// the others; the busy timeout bounds it.
+	f.gen, f.err = t.read(context.WithoutCancel(ctx))
+
+	t.mu.Lock()
+	t.flight = nil
+	t.mu.Unlock()
+	close(f.done)
+	return f.gen, f.err
+}
+
+// versionFlight is one data_version read and its outcome.
+type versionFlight struct {
+	seq  uint64        // 1 + the number of reads started before it
+	done chan struct{} // closed once gen and err are set
+	gen  uint64
+	err  error
+}
+
+// read reads data_version on the dedicated connection. Only the caller that
+// owns the current flight calls it.
+func (t *versionTracker) read(ctx context.Context) (uint64, error) {
+	if t.conn == nil {
 		if err := t.connect(ctx); err != nil {
 			return 0, err
 		}
@@ -160,6 +209,12 @@ func (t *versionTracker) close() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.done = true
+	for t.flight != nil { // let the read in flight finish with the connection
+		f := t.flight
+		t.mu.Unlock()
+		<-f.done
+		t.mu.Lock()
+	}
 	if t.conn != nil {
 		t.conn.Close()
 		t.conn = nil
