@@ -90,3 +90,9 @@ fuzz:
 
 clean:
 	rm -rf bin dist
+
+# Static-analysis evaluation on a labelled skill corpus (read only; see docs/EVALUATION.md).
+CORPUS ?= ../shared/corpus/skills
+.PHONY: eval
+eval:
+	$(GO) run ./shared/scan/cmd/eval -corpus $(CORPUS)

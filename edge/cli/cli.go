@@ -56,6 +56,7 @@ func commands() []command {
 		{"verify", "verify skill folders against the edge catalog and a pinned keyring", runVerify},
 		{"keys", "publish, list, export, watch, retire and revoke signing key versions", runKeys},
 		{"tokens", "issue and revoke Machine tokens", runTokens},
+		{"scan", "static analysis of skill folders: approve, flag or reject", runScan},
 	}
 }
 

@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -48,7 +49,7 @@ func LoadBase(layoutDir, digestOrRef string) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read base manifest %s: %w", d, err)
 	}
-	got, _, err := v1.SHA256(strings.NewReader(string(raw)))
+	got, _, err := v1.SHA256(bytes.NewReader(raw))
 	if err != nil {
 		return nil, fmt.Errorf("hash base manifest: %w", err)
 	} else if got != h {

@@ -8,13 +8,15 @@
 // moved below opt/skill/, so the same folder gives the same image digest on any
 // machine with the same base and toolchain. Build hashes the very bytes it puts
 // in the layer, so the content digest it records (a config label) is the
-// signed content digest of exactly what the image holds. Push writes to an OCI
+// signed content digest of exactly what the image holds; ContentDigest
+// re-derives it from an image alone. Push writes to an OCI
 // layout directory (the embedded default) or to any registry by URL, and
 // returns the manifest digest that goes into SkillVersion.ImageDigest and the
 // signed statement's image_digest.
 //
-// It lives in shared/ because both sides use it: the submission pipeline builds
-// and pushes, the edge pulls and checks. The rules are in docs/oci.md.
+// It lives in shared/, not edge/, because the submission pipeline (functions/)
+// builds and pushes while the edge may pull, and functions/ and edge/ meet
+// only through shared/. The rules are in docs/oci.md.
 package oci
 
 import (

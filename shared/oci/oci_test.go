@@ -431,3 +431,30 @@ func TestBuild_DockerBase(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestContentDigest: the content digest re-derived from the image alone is
+// digest.Content of the folder, for the test skill and the repository's
+// sample skill.
+func TestContentDigest(t *testing.T) {
+	for _, dir := range []string{MustSkill(t, false, 0o644, time.Now()), "../../testdata/skills/hello"} {
+		want, err := digest.Content(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := oci.ContentDigest(MustBuild(t, MustLoadBase(t), dir, opts))
+		if err != nil {
+			t.Fatal(err)
+		} else if got != want {
+			t.Fatalf("%s: got %s, want %s", dir, got, want)
+		}
+	}
+
+	t.Run("ErrNotSkillLayer", func(t *testing.T) {
+		if _, err := oci.ContentDigest(MustLoadBase(t)); trust.ErrorCode(err) != trust.EINVALID {
+			t.Fatalf("got %v, want %s", err, trust.EINVALID)
+		}
+		if _, err := oci.LayerContentDigest(bytes.NewReader(make([]byte, 1024))); trust.ErrorCode(err) != trust.EINVALID {
+			t.Fatalf("empty tar: got %v, want %s", err, trust.EINVALID)
+		}
+	})
+}

@@ -114,6 +114,12 @@ func TestPush_Registry(t *testing.T) {
 		if err := validate.Image(pulled); err != nil {
 			t.Fatalf("validate %s: %v", ref, err)
 		}
+		cfg, _ := pulled.ConfigFile()
+		if cd, err := oci.ContentDigest(pulled); err != nil {
+			t.Fatal(err)
+		} else if label := cfg.Config.Labels[oci.LabelContentDigest]; cd != label {
+			t.Fatalf("pulled %s: content digest %s, label %s", ref, cd, label)
+		}
 	}
 }
 
@@ -123,5 +129,15 @@ func TestPush_ErrBadURL(t *testing.T) {
 		if _, err := oci.Push(context.Background(), img, dest); trust.ErrorCode(err) != trust.EINVALID {
 			t.Errorf("%q: got %v, want %s", dest, err, trust.EINVALID)
 		}
+	}
+}
+
+func TestPush_ErrCanceled(t *testing.T) {
+	host := MustRegistry(t)
+	img := MustBuild(t, MustLoadBase(t), MustSkill(t, false, 0o644, time.Now()), opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := oci.Push(ctx, img, "http://"+host+"/skills/hello-skill"); err == nil {
+		t.Fatal("push with a canceled context succeeded")
 	}
 }
