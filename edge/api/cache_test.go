@@ -203,14 +203,17 @@ func TestServer_SignaturesBatchCache(t *testing.T) {
 		s, _ := MustOpenCountingServer(t)
 		refs := s.MustSignSkills(t, 4)
 		machine := s.MustMachineToken(t, "m1")
-		var rejected atomic.Int64 // how many of refs are rejected: monotonic
+		// committed counts rejections known to be committed; started counts
+		// rejections that may have committed (the store is set before the
+		// update). An answer must lie between the two.
+		var committed, started atomic.Int64
 		var wg sync.WaitGroup
 		for range 4 {
 			wg.Go(func() {
 				for range 40 {
-					before := int(rejected.Load())
+					before := int(committed.Load())
 					rec := s.Do(t, "POST", "/v1/signatures/batch", machine, edgeapi.BatchRequest{Skills: refs})
-					after := int(rejected.Load())
+					after := int(started.Load())
 					if rec.Code != http.StatusOK {
 						t.Errorf("status = %d", rec.Code)
 						return
@@ -232,10 +235,11 @@ func TestServer_SignaturesBatchCache(t *testing.T) {
 			})
 		}
 		for i, ref := range refs {
+			started.Store(int64(i + 1))
 			if _, err := s.SkillVersionService.UpdateSkillVersionState(context.Background(), ref, trust.SkillVersionRejected); err != nil {
 				t.Fatal(err)
 			}
-			rejected.Store(int64(i + 1))
+			committed.Store(int64(i + 1))
 		}
 		wg.Wait()
 		if got := s.MustBatch(t, machine, refs...); got[0]+got[1]+got[2]+got[3] != 0 {
