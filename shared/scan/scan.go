@@ -103,8 +103,19 @@ const (
 	binarySniff = 8000
 )
 
+// FileAnalyzer is an extra analyzer the scan runs on every regular file it
+// reads (text or binary, at most maxFileSize bytes), such as the dependency
+// check against a vulnerability database. name is slash-separated and relative
+// to the skill folder. It must be safe for concurrent use.
+type FileAnalyzer interface {
+	AnalyzeFile(name string, data []byte) []Finding
+}
+
 // Scan analyzes the skill folder dir. It only reads files.
-func Scan(dir string) (*Report, error) {
+func Scan(dir string) (*Report, error) { return ScanWith(dir) }
+
+// ScanWith analyzes the skill folder dir with the built-in analyzers and extra.
+func ScanWith(dir string, extra ...FileAnalyzer) (*Report, error) {
 	s := newScanner()
 	r := &Report{Dir: dir}
 	var perms *trust.Permissions
@@ -143,6 +154,11 @@ func Scan(dir string) (*Report, error) {
 		}
 		rel, _ := filepath.Rel(dir, path)
 		rel = filepath.ToSlash(rel)
+		for _, a := range extra {
+			for _, f := range a.AnalyzeFile(rel, data) {
+				s.add(f)
+			}
+		}
 		if bytes.IndexByte(data[:min(len(data), binarySniff)], 0) >= 0 {
 			s.binary(rel, data)
 			return nil
