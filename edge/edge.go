@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/openagents/trust/edge/api"
 	"github.com/openagents/trust/edge/litefs"
@@ -39,6 +40,11 @@ const (
 	// MinServiceTokenLen is the shortest service credential accepted, in bytes.
 	MinServiceTokenLen = 32
 
+	// DefaultVersionPoll bounds how long a replica may serve a cached answer
+	// after LiteFS applied a newer transaction underneath it: well inside the
+	// replication lag (docs/BENCHMARKS.md §5) and the 2 s rotation target.
+	DefaultVersionPoll = 5 * time.Millisecond
+
 	// maxServiceTokenFile bounds what is read from -service-token-file.
 	maxServiceTokenFile = 4 << 10
 )
@@ -58,6 +64,11 @@ type Config struct {
 	// Replication is the LiteFS configuration; its zero value is a single
 	// node on a plain file.
 	Replication ReplicationConfig
+
+	// VersionPoll is how often the read caches check the catalog for changes
+	// committed elsewhere (LiteFS replication); writes through this node move
+	// the version at once. Zero checks on every request. See sqlite.DB.VersionPoll.
+	VersionPoll time.Duration
 }
 
 // DBPath returns the path of the catalog database.
@@ -71,6 +82,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("listen address required (-addr or %s)", EnvAddr)
 	} else if c.ServiceToken == "" {
 		return fmt.Errorf("service credential required: set %s or pass -service-token-file", EnvServiceToken)
+	} else if c.VersionPoll < 0 {
+		return fmt.Errorf("-catalog-version-poll must not be negative")
 	} else if len(c.ServiceToken) < MinServiceTokenLen {
 		return fmt.Errorf("service credential too short: use at least %d characters (e.g. openssl rand -base64 32)", MinServiceTokenLen)
 	}
@@ -99,7 +112,7 @@ type Main struct {
 // NewMain returns a Main with the default configuration.
 func NewMain() *Main {
 	return &Main{
-		Config: Config{DataDir: DefaultDataDir, Addr: DefaultAddr, Replication: ReplicationConfig{MinReplicas: 1}},
+		Config: Config{DataDir: DefaultDataDir, Addr: DefaultAddr, Replication: ReplicationConfig{MinReplicas: 1}, VersionPoll: DefaultVersionPoll},
 		Logger: slog.Default(),
 		Getenv: os.Getenv,
 		Stderr: os.Stderr,
@@ -122,6 +135,7 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 	fs.StringVar(&m.Config.DataDir, "data-dir", m.Config.DataDir, "directory of the catalog database (env "+EnvDataDir+")")
 	fs.StringVar(&m.Config.Addr, "addr", m.Config.Addr, "HTTP listen address (env "+EnvAddr+")")
 	m.replicationFlags(fs)
+	fs.DurationVar(&m.Config.VersionPoll, "catalog-version-poll", m.Config.VersionPoll, "how often cached reads check for replicated changes (0: on every request)")
 	tokenFile := fs.String("service-token-file", "", "file holding the service credential (instead of env "+EnvServiceToken+")")
 	if err := m.replicationEnv(); err != nil {
 		return err
@@ -179,6 +193,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 
 	m.DB = sqlite.NewDB(m.Config.DBPath())
+	m.DB.VersionPoll = m.Config.VersionPoll
 	if err := m.openCatalog(ctx); err != nil {
 		return err
 	}

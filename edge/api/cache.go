@@ -53,6 +53,23 @@ type catalogVersioner interface {
 	CatalogVersion(ctx context.Context) (uint64, error)
 }
 
+// catalogInvalidator is a catalog service whose version can be moved by hand,
+// for changes the catalog learns of by replication (see
+// sqlite.DB.InvalidateVersion).
+type catalogInvalidator interface {
+	InvalidateCatalogVersion()
+}
+
+// invalidateCatalogVersion moves the version of every catalog service that
+// has one, after a forwarded write reached this node's copy of the catalog.
+func (s *Server) invalidateCatalogVersion() {
+	for _, svc := range []any{s.SignatureService, s.MachineTokenService} {
+		if ci, ok := svc.(catalogInvalidator); ok {
+			ci.InvalidateCatalogVersion()
+		}
+	}
+}
+
 // catalogVersion returns svc's catalog version, or false when it has none.
 func catalogVersion(ctx context.Context, svc any) (uint64, bool) {
 	cv, ok := svc.(catalogVersioner)

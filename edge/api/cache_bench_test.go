@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openagents/trust/edge/sqlite"
 	"github.com/openagents/trust/shared/trust"
 )
 
@@ -24,6 +25,8 @@ type uncachedMachines struct{ trust.MachineTokenService }
 // cluster-bench does), so the ratio compares servers, not JSON decoding:
 //
 //   - Cached: the edge server, with its catalog-versioned caches;
+//   - CachedPolled: the same with the catalog version polled every 5 ms
+//     (sqlite.DB.VersionPoll), as trust-edge runs by default;
 //   - Uncached: the same server with the caches off (what it did before);
 //   - Floor: the constant handler ({"status":"ok"});
 //   - FloorSameSize: a constant handler whose constant is as large as the
@@ -47,6 +50,24 @@ func BenchmarkBatchLookupFloor(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer u.Close()
+
+	// The edge as trust-edge runs it (-catalog-version-poll 5ms), on the
+	// same catalog: the version is an atomic load between polls.
+	p := MustOpenServer(b)
+	p.DB.Close()
+	pdb := sqlite.NewDB(s.DB.DSN)
+	pdb.AutoMigrate = false
+	pdb.VersionPoll = 5 * time.Millisecond
+	if err := pdb.Open(); err != nil {
+		b.Fatal(err)
+	}
+	defer pdb.Close()
+	p.SkillVersionService, p.KeyService = sqlite.NewSkillVersionService(pdb), sqlite.NewKeyService(pdb)
+	p.SignatureService, p.MachineTokenService = sqlite.NewSignatureService(pdb), sqlite.NewMachineTokenService(pdb)
+	if err := p.Open(); err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -80,6 +101,7 @@ func BenchmarkBatchLookupFloor(b *testing.B) {
 
 	for _, bm := range []struct{ name, url string }{
 		{"Cached", s.URL()},
+		{"CachedPolled", p.URL()},
 		{"Uncached", u.URL()},
 		{"Floor", "http://" + ln.Addr().String()},
 		{"FloorSameSize", "http://" + ln2.Addr().String()},

@@ -145,14 +145,19 @@ func (s *Server) forwardWrite(w http.ResponseWriter, r *http.Request, repl trust
 		Transport: forwardTransport,
 		ModifyResponse: func(resp *http.Response) error {
 			v := resp.Header.Get(HeaderTXID)
-			if v == "" {
+			if v == "" { // a primary that is not replicated: nothing to wait for
+				s.invalidateCatalogVersion()
 				return nil
 			}
 			txid, err := strconv.ParseUint(v, 16, 64)
 			if err != nil {
 				return fmt.Errorf("primary answered a malformed %s %q", HeaderTXID, v)
 			}
-			return repl.WaitPosition(resp.Request.Context(), txid)
+			if err := repl.WaitPosition(resp.Request.Context(), txid); err != nil {
+				return err
+			}
+			s.invalidateCatalogVersion() // the write is here now: nothing cached before it may be served
+			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			var terr *trust.Error

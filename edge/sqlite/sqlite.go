@@ -60,6 +60,15 @@ type DB struct {
 	// Now returns the current time; every transaction reads it once, at its
 	// start. Tests replace it.
 	Now func() time.Time
+
+	// VersionPoll, when positive, makes Version cheap: instead of reading
+	// data_version on every call, a background poller reads it at this
+	// interval, and every write committed through this DB (and every
+	// InvalidateVersion) moves the version at once. Changes committed by
+	// anyone else — LiteFS applying a replicated transaction — then show up
+	// within one interval instead of at the next call. Zero (NewDB's
+	// default) reads data_version on every call. See Version.
+	VersionPoll time.Duration
 }
 
 // NewDB returns a DB for the database at dsn. Call Open before use.
@@ -195,8 +204,9 @@ func (db *DB) migrateFile(ctx context.Context, name string) error {
 // write in it records.
 type Tx struct {
 	*sql.Tx
-	db  *DB
-	now time.Time
+	db    *DB
+	now   time.Time
+	write bool // not begun read-only: commit moves the catalog version
 }
 
 // BeginTx starts a transaction. A read-only transaction (opts.ReadOnly) begins
@@ -209,7 +219,19 @@ func (db *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin transaction: %w", err)
 	}
-	return &Tx{Tx: tx, db: db, now: db.Now().UTC()}, nil
+	return &Tx{Tx: tx, db: db, now: db.Now().UTC(), write: opts == nil || !opts.ReadOnly}, nil
+}
+
+// Commit commits the transaction; a committed write moves the catalog
+// version (see DB.VersionPoll).
+func (tx *Tx) Commit() error {
+	if err := tx.Tx.Commit(); err != nil {
+		return err
+	}
+	if tx.write {
+		tx.db.InvalidateVersion()
+	}
+	return nil
 }
 
 // readOnly is the option for transactions that only read.

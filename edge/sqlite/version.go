@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // The catalog version lets readers cache what they computed from the catalog:
@@ -36,6 +38,13 @@ type versionTracker struct {
 
 	started uint64         // reads started so far
 	flight  *versionFlight // the read in progress, if any
+
+	// Poll mode (DB.VersionPoll > 0): Version answers from cur, which the
+	// poller moves when data_version moves and InvalidateVersion moves at once.
+	poll     time.Duration
+	pollOnce sync.Once
+	cur      atomic.Uint64
+	healthy  atomic.Bool // the last poll read succeeded
 }
 
 // trackers holds each open DB's version tracker (a DB has no field for it).
@@ -61,7 +70,68 @@ func (db *DB) Version(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if t.poll > 0 {
+		return t.polled(ctx, db.ctx)
+	}
 	return t.version(ctx)
+}
+
+// InvalidateVersion moves the catalog version now. Commits through this DB
+// call it; so does the edge after LiteFS reports a replicated transaction
+// applied (read-your-writes on a replica), so that nothing cached before it is
+// served after it. Moving the version when nothing changed only costs a cache
+// miss.
+func (db *DB) InvalidateVersion() {
+	if v, ok := trackers.Load(db); ok {
+		v.(*versionTracker).cur.Add(1)
+	}
+}
+
+// polled answers Version in poll mode. The first call reads data_version
+// itself and starts the poller; after that a call is an atomic load. While
+// the poller cannot read data_version there is no version (an error), so
+// callers stop caching rather than serve answers of unknown age.
+func (t *versionTracker) polled(ctx, dbctx context.Context) (uint64, error) {
+	var first error
+	t.pollOnce.Do(func() {
+		var gen uint64
+		if gen, first = t.version(ctx); first == nil {
+			t.healthy.Store(true)
+		}
+		go t.pollLoop(dbctx, gen)
+	})
+	if first != nil {
+		return 0, first
+	} else if !t.healthy.Load() {
+		return 0, fmt.Errorf("sqlite: data version unavailable")
+	}
+	return t.cur.Load(), nil
+}
+
+// pollLoop reads data_version every t.poll until the DB closes, moving cur
+// whenever it moved.
+func (t *versionTracker) pollLoop(ctx context.Context, last uint64) {
+	tick := time.NewTicker(t.poll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			t.healthy.Store(false)
+			return
+		case <-tick.C:
+		}
+		gen, err := t.version(ctx)
+		if err != nil {
+			t.healthy.Store(false)
+			t.cur.Add(1) // whatever comes back is a new era
+			continue
+		}
+		if gen != last {
+			last = gen
+			t.cur.Add(1)
+		}
+		t.healthy.Store(true)
+	}
 }
 
 // versionTracker returns the DB's tracker, creating it on first use. The
@@ -74,7 +144,7 @@ func (db *DB) versionTracker() (*versionTracker, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &versionTracker{dsn: dsn}
+	t := &versionTracker{dsn: dsn, poll: db.VersionPoll}
 	if v, loaded := trackers.LoadOrStore(db, t); loaded {
 		return v.(*versionTracker), nil
 	}
@@ -236,3 +306,11 @@ func (s *SignatureService) CatalogVersion(ctx context.Context) (uint64, error) {
 func (s *MachineTokenService) CatalogVersion(ctx context.Context) (uint64, error) {
 	return s.db.Version(ctx)
 }
+
+// InvalidateCatalogVersion moves the catalog version (see
+// DB.InvalidateVersion).
+func (s *SignatureService) InvalidateCatalogVersion() { s.db.InvalidateVersion() }
+
+// InvalidateCatalogVersion moves the catalog version (see
+// DB.InvalidateVersion).
+func (s *MachineTokenService) InvalidateCatalogVersion() { s.db.InvalidateVersion() }

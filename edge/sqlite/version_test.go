@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/openagents/trust/edge/sqlite"
 )
@@ -171,6 +172,78 @@ func BenchmarkDBVersion(b *testing.B) {
 				b.Error(err)
 				return
 			}
+		}
+	})
+}
+
+// MustOpenPolledDB opens a catalog whose version is polled every poll.
+func MustOpenPolledDB(tb testing.TB, poll time.Duration) *sqlite.DB {
+	tb.Helper()
+	db := sqlite.NewDB(filepath.Join(tb.TempDir(), "catalog.db"))
+	db.VersionPoll = poll
+	if err := db.Open(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestDB_VersionPoll(t *testing.T) {
+	// The poller never ticks: only this DB's commits and InvalidateVersion
+	// move the version, and reads never do.
+	t.Run("OwnWriteAndInvalidate", func(t *testing.T) {
+		db := MustOpenPolledDB(t, time.Hour)
+		v := MustVersion(t, db)
+		if _, err := sqlite.NewSignatureService(db).FindSignatures(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := MustVersion(t, db); got != v {
+			t.Fatalf("version = %d after a read, want %d", got, v)
+		}
+		MustCreateMachineToken(t, db, "m1", "t1")
+		got := MustVersion(t, db)
+		if got <= v {
+			t.Fatalf("version = %d right after a commit, want > %d", got, v)
+		}
+		db.InvalidateVersion()
+		if again := MustVersion(t, db); again <= got {
+			t.Fatalf("version = %d after InvalidateVersion, want > %d", again, got)
+		}
+	})
+
+	// Another handle's commit (as LiteFS applies a replicated transaction)
+	// is not seen at once, but by the next poll.
+	t.Run("OtherHandle", func(t *testing.T) {
+		db := MustOpenPolledDB(t, 5*time.Millisecond)
+		other := sqlite.NewDB(db.DSN)
+		other.AutoMigrate = false
+		if err := other.Open(); err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		v := MustVersion(t, db)
+		MustCreateMachineToken(t, other, "m1", "t1")
+		deadline := time.Now().Add(10 * time.Second)
+		for MustVersion(t, db) == v {
+			if time.Now().After(deadline) {
+				t.Fatal("version never moved after another handle's commit")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+
+	t.Run("ErrClosed", func(t *testing.T) {
+		db := sqlite.NewDB(filepath.Join(t.TempDir(), "catalog.db"))
+		db.VersionPoll = time.Millisecond
+		if err := db.Open(); err != nil {
+			t.Fatal(err)
+		}
+		MustVersion(t, db)
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Version(context.Background()); err == nil {
+			t.Fatal("no error from a closed database")
 		}
 	})
 }
