@@ -1,11 +1,13 @@
 // Command cluster-bench measures a local LiteFS cluster (`make bench-cluster`):
 // the replication lag of a signature written at the primary until both
 // replicas serve it, and one replica's batch-lookup throughput next to a
-// minimal Go HTTP handler returning a constant (the HTTP floor), measured in
-// the same run. It prints the figures; it never decides pass or fail.
+// minimal Go HTTP handler returning a constant (the HTTP floor, in its own
+// process like the replica; also with a constant as large as the real
+// answer), measured in the same run. It prints the figures; it never decides pass or fail.
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -17,8 +19,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,7 +44,15 @@ func main() {
 	writes := flag.Int("writes", 300, "signatures written for the lag figures")
 	rotations := flag.Int("rotations", 200, "key versions published for the rotation-propagation figures")
 	duration := flag.Duration("duration", 5*time.Second, "length of each throughput run")
+	serveFloor := flag.String("serve-floor", "", "internal: serve the HTTP floor answering the contents of this file (\"-\" for {\"status\":\"ok\"})")
 	flag.Parse()
+	if *serveFloor != "" {
+		if err := floorMain(*serveFloor); err != nil {
+			fmt.Fprintln(os.Stderr, "cluster-bench floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*litefsBin, *edgeBin, *config, *writes, *rotations, *duration); err != nil {
 		fmt.Fprintln(os.Stderr, "cluster-bench:", err)
 		os.Exit(1)
@@ -144,22 +156,34 @@ func run(litefsBin, edgeBin, config string, writes, rotations int, duration time
 		body += fmt.Sprintf(`{"name":%q,"version":%q}`, r.Name, r.Version)
 	}
 	body += `]}`
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	machine, err := pc.CreateMachineToken(ctx, "bench-machine", "bench-tenant")
 	if err != nil {
 		return err
 	}
-	floor := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"status":"ok"}`)
-	})}
-	go floor.Serve(ln)
-	defer floor.Close()
-	floorURL := "http://" + ln.Addr().String() + "/v1/signatures/batch"
+	batchURL := replicas[0].URL() + "/v1/signatures/batch"
+	answer, err := fetch(batchURL, body, machine)
+	if err != nil {
+		return err
+	}
+	// The floors run in their own processes, as the replica does: a minimal
+	// Go handler answering {"status":"ok"}, and one answering a constant as
+	// large as the replica's real answer (same bytes on the wire, no work).
+	small, err := startFloor(dir, nil)
+	if err != nil {
+		return err
+	}
+	defer small.stop()
+	sized, err := startFloor(dir, answer)
+	if err != nil {
+		return err
+	}
+	defer sized.stop()
 	for _, workers := range []int{2, 1} {
-		f := throughput(floorURL, body, workers, duration)
-		r := throughput(replicas[0].URL()+"/v1/signatures/batch", body, workers, duration)
-		fmt.Printf("%d client goroutine(s): replica batch lookup (50) %.0f req/s; HTTP floor %.0f req/s; ratio %.2f\n", workers, r, f, r/f)
+		f := throughput(small.url, body, machine, workers, duration)
+		fs := throughput(sized.url, body, machine, workers, duration)
+		r := throughput(batchURL, body, machine, workers, duration)
+		fmt.Printf("%d client goroutine(s): replica batch lookup (50, %d-byte answer) %.0f req/s; HTTP floor %.0f req/s (ratio %.2f); same-size floor %.0f req/s (ratio %.2f)\n",
+			workers, len(answer), r, f, r/f, fs, r/fs)
 	}
 	return nil
 }
@@ -210,7 +234,7 @@ func rotation(ctx context.Context, pc *edgeapi.Client, replicas []*cluster.Node,
 
 // throughput posts body to url from workers goroutines for d and returns
 // successful requests per second.
-func throughput(url, body string, workers int, d time.Duration) float64 {
+func throughput(url, body, bearer string, workers int, d time.Duration) float64 {
 	var n atomic.Int64
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
 	deadline := time.Now().Add(d)
@@ -221,7 +245,8 @@ func throughput(url, body string, workers int, d time.Duration) float64 {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
 				req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+token)
+				req.Header.Set("Authorization", "Bearer "+bearer)
+				req.Header.Set("Content-Type", "application/json")
 				resp, err := client.Do(req)
 				if err != nil {
 					continue
@@ -247,4 +272,95 @@ func pct(ds []time.Duration, p int) time.Duration {
 		i--
 	}
 	return s[min(i, len(s)-1)].Round(10 * time.Microsecond)
+}
+
+// fetch posts body to url once and returns the answer.
+func fetch(url, body, bearer string) ([]byte, error) {
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	} else if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("batch lookup: status %d: %s", resp.StatusCode, b)
+	}
+	return b, nil
+}
+
+// floorProc is an HTTP floor running in a child process.
+type floorProc struct {
+	cmd *exec.Cmd
+	url string
+}
+
+// startFloor runs this program with -serve-floor in a child process,
+// answering answer (nil for {"status":"ok"}), and returns its batch URL.
+func startFloor(dir string, answer []byte) (*floorProc, error) {
+	arg := "-"
+	if answer != nil {
+		f, err := os.CreateTemp(dir, "floor-*.json")
+		if err != nil {
+			return nil, err
+		}
+		if _, err := f.Write(answer); err != nil {
+			return nil, err
+		}
+		f.Close()
+		arg = f.Name()
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "-serve-floor", arg)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("floor process: %w", err)
+	}
+	return &floorProc{cmd: cmd, url: "http://" + strings.TrimSpace(addr) + "/v1/signatures/batch"}, nil
+}
+
+func (p *floorProc) stop() {
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
+}
+
+// floorMain serves the floor: read and discard the body, answer a constant.
+// It prints its address on stdout and serves until killed.
+func floorMain(file string) error {
+	answer := []byte(`{"status":"ok"}`)
+	if file != "-" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		answer = b
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Println(ln.Addr().String())
+	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(answer)))
+		w.Write(answer)
+	}))
 }
