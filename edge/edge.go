@@ -207,6 +207,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Server.KeyService = sqlite.NewKeyService(m.DB)
 	m.Server.MachineTokenService = sqlite.NewMachineTokenService(m.DB)
 	m.Server.Tenancy = sqlite.NewTenancy(m.DB, m.Config.ServiceToken)
+	m.Server.PublisherService = sqlite.NewPublisherService(m.DB)
+	m.Server.SubmissionService = sqlite.NewSubmissionService(m.DB)
 	m.Server.Replication = m.replication()
 	if err := m.Server.Open(); err != nil {
 		return err

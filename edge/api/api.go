@@ -54,6 +54,10 @@ type Server struct {
 	// Tenancy is the tenant store (tenant.go); nil answers its routes 503.
 	Tenancy trust.Tenancy
 
+	// The submission pipeline's catalog (submission.go); nil answers its routes 503.
+	PublisherService  trust.PublisherService
+	SubmissionService trust.SubmissionService
+
 	// Replication routes writes in a replicated catalog (replication.go);
 	// nil or Standalone on a single node.
 	Replication trust.Replication
@@ -104,6 +108,7 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /v1/service/machine-tokens", s.requireService(s.handleMachineTokenCreate))
 	s.mux.Handle("POST /v1/service/machines/{id}/revoke-tokens", s.requireService(s.handleMachineTokensRevoke))
 	s.tenantRoutes() // tenant.go
+	s.submissionRoutes()
 }
 
 // Open checks the configuration, listens on Addr and serves in the background.

@@ -31,7 +31,8 @@ const (
 // readOnlyPosts are the POST routes that only read (lookups with a body):
 // replicas serve them locally.
 var readOnlyPosts = map[string]bool{
-	"POST /v1/signatures/batch": true,
+	"POST /v1/signatures/batch":                true,
+	"POST /v1/service/publishers/authenticate": true,
 }
 
 // Standalone is the Replication of a single node: every write is local,

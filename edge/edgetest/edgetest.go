@@ -51,6 +51,8 @@ func MustOpen(tb testing.TB, now func() time.Time) *Edge {
 	s.KeyService = sqlite.NewKeyService(db)
 	s.MachineTokenService = sqlite.NewMachineTokenService(db)
 	s.Tenancy = sqlite.NewTenancy(db, ServiceToken)
+	s.PublisherService = sqlite.NewPublisherService(db)
+	s.SubmissionService = sqlite.NewSubmissionService(db)
 	if err := s.Open(); err != nil {
 		db.Close()
 		tb.Fatal(err)
