@@ -9,16 +9,19 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/openagents/trust/shared/analyzers"
 	"github.com/openagents/trust/shared/scan"
 )
 
-// runScan is `trustctl scan [--json|--sarif] DIR...`: the pipeline's static
-// analysis, per skill. It exits 0 only when every skill is approved.
+// runScan is `trustctl scan [--json|--sarif] [--osv DIR] DIR...`: the
+// pipeline's static analysis, per skill, with the same extra analyzers
+// (secrets, dependencies). It exits 0 only when every skill is approved.
 func runScan(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "scan", "[--json|--sarif] DIR...")
 	asJSON := fs.Bool("json", false, "print one JSON report per line")
 	asSARIF := fs.Bool("sarif", false, "print one SARIF 2.1.0 log for all skills")
 	top := fs.Int("top", 3, "findings shown per skill in text output")
+	osv := fs.String("osv", env.Getenv(analyzers.EnvOSVDir), "OSV advisory directory for the dependency check (env "+analyzers.EnvOSVDir+"; empty: none)")
 	dirs, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -27,10 +30,15 @@ func runScan(ctx context.Context, env *Env, args []string) error {
 	} else if *asJSON && *asSARIF {
 		return usagef("--json and --sarif are exclusive")
 	}
+	// Exactly the analyzers the pipeline runs (shared/analyzers).
+	extra, err := analyzers.Default(analyzers.Options{OSVDir: *osv, OSVCacheDir: env.Getenv(analyzers.EnvOSVCacheDir)})
+	if err != nil {
+		return err
+	}
 	var reports []*scan.Report
 	allApproved := true
 	for _, dir := range dirs {
-		r, err := scan.Scan(dir)
+		r, err := scan.ScanWith(dir, extra...)
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "%s: %s\n", dir, describe(err))
 			allApproved = false

@@ -53,6 +53,24 @@ func TestScan(t *testing.T) {
 			t.Fatalf("got %+v (%v)", log, err)
 		}
 	})
+	// The dependency check runs as in the pipeline: a pinned version an
+	// advisory covers is a finding naming the advisory.
+	t.Run("OSV", func(t *testing.T) {
+		_, out, errs := runCLI(t, "scan", "--json", "--osv", "../../testdata/osv", "../../testdata/scan/vulnerable-dep")
+		if !strings.Contains(out, "PYSEC-2014-13") {
+			t.Fatalf("no advisory in %q (stderr %q)", out, errs)
+		}
+		_, out, _ = runCLI(t, "scan", "--json", "../../testdata/scan/vulnerable-dep")
+		if strings.Contains(out, "PYSEC-2014-13") {
+			t.Fatalf("advisory reported without a database: %q", out)
+		}
+	})
+	t.Run("ErrOSVMissing", func(t *testing.T) {
+		code, _, errs := runCLI(t, "scan", "--osv", t.TempDir()+"/absent", "../../testdata/scan/benign-notes")
+		if code == ExitOK || !strings.Contains(errs, "OSV") {
+			t.Fatalf("code = %d, stderr %q: a missing database must fail the scan", code, errs)
+		}
+	})
 	t.Run("ErrUsage", func(t *testing.T) {
 		if code, _, _ := runCLI(t, "scan"); code != ExitUsage {
 			t.Fatalf("code = %d, want %d", code, ExitUsage)
