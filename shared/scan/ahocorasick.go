@@ -57,6 +57,18 @@ func newAutomaton(patterns []string) *automaton {
 	return a
 }
 
+// each calls fn for every occurrence of a pattern in text, with the
+// pattern's index and the offset just past its last byte.
+func (a *automaton) each(text string, fn func(pat, end int)) {
+	st := int32(0)
+	for i := 0; i < len(text); i++ {
+		st = a.next[st][text[i]]
+		for _, p := range a.out[st] {
+			fn(p, i+1)
+		}
+	}
+}
+
 // find returns the indexes of the patterns found in text, each once, in the
 // order first seen.
 func (a *automaton) find(text string) []int {

@@ -12,18 +12,17 @@ import (
 const MinBlob = 40
 
 var (
-	b64RE = regexp.MustCompile(`[A-Za-z0-9+/]{40,}={0,2}|[A-Za-z0-9_-]{40,}={0,2}`)
 	hexRE = regexp.MustCompile(`(?:\\x)?[0-9a-fA-F]{80,}|(?:\\x[0-9a-fA-F]{2}){20,}`)
 )
 
 // blobs decodes long base64 and hex runs that decode to text, and rescans the
 // text with every analyzer.
 func (s *scanner) blobs(name string, first int, text string) {
-	var b64 [][]int
-	if hasRun(text, MinBlob, isB64) {
-		b64 = b64RE.FindAllStringIndex(text, 50)
-	}
-	for _, loc := range b64 {
+	b64s := runs(text, MinBlob, &b64Bytes, true, -1)
+	for i, loc := range b64s {
+		if i == 50 {
+			break
+		}
 		raw := text[loc[0]:loc[1]]
 		dec, ok := decodeB64(raw)
 		if !ok {
@@ -31,10 +30,21 @@ func (s *scanner) blobs(name string, first int, text string) {
 		}
 		s.rescan(name, first+strings.Count(text[:loc[0]], "\n"), raw, dec, "base64")
 	}
-	if !strings.Contains(text, `\x`) && !hasRun(text, 80, isHex) {
-		return
+	var hexes [][]int
+	if strings.Contains(text, `\x`) {
+		hexes = hexRE.FindAllStringIndex(text, 20)
+	} else {
+		// Hex digits are base64 characters: a hex run lies inside a base64 run.
+		for _, loc := range b64s {
+			if loc[1]-loc[0] < 80 || len(hexes) >= 20 {
+				continue
+			}
+			for _, h := range runs(text[loc[0]:loc[1]], 80, &hexBytes, false, 20-len(hexes)) {
+				hexes = append(hexes, []int{loc[0] + h[0], loc[0] + h[1]})
+			}
+		}
 	}
-	for _, loc := range hexRE.FindAllStringIndex(text, 20) {
+	for _, loc := range hexes {
 		raw := strings.ReplaceAll(text[loc[0]:loc[1]], `\x`, "")
 		if len(raw)%2 == 1 {
 			raw = raw[:len(raw)-1]
@@ -87,23 +97,36 @@ func textual(b []byte) bool {
 	return printable*100/len(b) >= 90
 }
 
-func isB64(c byte) bool {
-	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '-' || c == '_'
-}
-
-func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
-
-// hasRun reports whether text holds n consecutive bytes accepted by ok.
-func hasRun(text string, n int, ok func(byte) bool) bool {
-	run := 0
-	for i := 0; i < len(text); i++ {
-		if ok(text[i]) {
-			if run++; run >= n {
-				return true
-			}
-		} else {
-			run = 0
-		}
+// Byte classes as tables: runs looks at every byte of every file.
+var b64Bytes, hexBytes = func() (b, h [256]bool) {
+	for c := 0; c < 256; c++ {
+		b[c] = c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '-' || c == '_'
+		h[c] = c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 	}
-	return false
+	return
+}()
+
+// runs returns the byte ranges of up to limit (all when negative) maximal runs of at least n
+// bytes in class, with up to two '=' of padding after a base64 run.
+func runs(text string, n int, class *[256]bool, pad bool, limit int) [][]int {
+	var out [][]int
+	for i := 0; i < len(text) && (limit < 0 || len(out) < limit); {
+		if !class[text[i]] {
+			i++
+			continue
+		}
+		j := i
+		for j < len(text) && class[text[j]] {
+			j++
+		}
+		if j-i >= n {
+			end := j
+			for k := 0; pad && k < 2 && end < len(text) && text[end] == '='; k++ {
+				end++
+			}
+			out = append(out, []int{i, end})
+		}
+		i = j
+	}
+	return out
 }

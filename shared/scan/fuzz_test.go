@@ -1,9 +1,15 @@
 package scan
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func FuzzShell(f *testing.F) {
 	for _, tt := range shellCases {
+		f.Add(tt.src)
+	}
+	for _, tt := range flowCases {
 		f.Add(tt.src)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
@@ -23,6 +29,20 @@ func FuzzMarkdown(f *testing.F) {
 				t.Fatalf("evidence too long: %d", len(x.Evidence))
 			}
 		}
+	})
+}
+
+func FuzzCode(f *testing.F) {
+	for _, tt := range codeCases {
+		f.Add(tt.name, tt.src)
+	}
+	f.Fuzz(func(t *testing.T, name, src string) {
+		if !strings.HasSuffix(name, ".py") && !strings.HasSuffix(name, ".js") {
+			name += ".py"
+		}
+		s := newScanner()
+		s.file(name, src)
+		s.correlate(readDeclared(src))
 	})
 }
 

@@ -14,7 +14,7 @@ var indicators = func() []indicator {
 	for _, h := range pasteHosts {
 		out = append(out, indicator{h + "/", "IN001", CatDownloads, High, "link to a paste or file-drop site: payloads hosted there change after review"})
 	}
-	for _, h := range []string{"webhook.site", "requestbin", "pipedream.net", "ngrok.io", "ngrok-free.app", "discord.com/api/webhooks", "discordapp.com/api/webhooks", "api.telegram.org/bot", "interact.sh", "oast.fun", "burpcollaborator.net"} {
+	for _, h := range []string{"webhook.site", "requestbin", "pipedream.net", "ngrok.io", "ngrok-free.app", "ngrok-free.dev", "ngrok.app", "ngrok.dev", "serveo.net", "loca.lt", "pinggy.link", "discord.com/api/webhooks", "discordapp.com/api/webhooks", "api.telegram.org/bot", "interact.sh", "oast.fun", "burpcollaborator.net"} {
 		out = append(out, indicator{h, "IN002", CatCredentials, High, "exfiltration endpoint (request catcher, chat webhook or tunnel)"})
 	}
 	for _, s := range []string{"/dev/tcp/", "/dev/udp/", "mkfifo /tmp/", "nc -e ", "ncat -e ", "socat exec:", "bash -i >&"} {
@@ -23,13 +23,8 @@ var indicators = func() []indicator {
 	for _, s := range []string{"xattr -d com.apple.quarantine", "xattr -c ", "spctl --master-disable", "osascript -e 'display dialog"} {
 		out = append(out, indicator{s, "IN004", CatMaliciousCode, High, "defeats macOS Gatekeeper or fakes a password prompt (Atomic Stealer technique)"})
 	}
-	return out
-}()
-
-var defaultIndicators = func() *automaton {
-	ps := make([]string, len(indicators))
-	for i, in := range indicators {
-		ps[i] = in.text
+	for _, s := range []string{"169.254.169.254", "metadata.google.internal", "169.254.170.2", "fd00:ec2::254"} {
+		out = append(out, indicator{s, "IN005", CatCredentials, High, "cloud instance metadata endpoint: it hands out the machine's cloud credentials"})
 	}
-	return newAutomaton(ps)
+	return out
 }()

@@ -31,14 +31,42 @@ func (s *scanner) markdown(name, text string) {
 			inFence = false
 			if shellLangs[lang] {
 				s.shell(name, start, consoleStrip(block))
-			} else if lang == "python" || lang == "py" || lang == "javascript" || lang == "js" || lang == "typescript" || lang == "ts" {
-				s.script(name, strings.Join(block, "\n"))
+			} else if lang == "python" || lang == "py" {
+				s.script(name, start, newDoc(strings.Join(block, "\n")), false, true)
+			} else if lang == "javascript" || lang == "js" || lang == "typescript" || lang == "ts" {
+				s.script(name, start, newDoc(strings.Join(block, "\n")), true, true)
 			}
 			continue
 		}
 		block = append(block, line)
 	}
 	s.comments(name, text)
+	s.sendSecrets(name, lines)
+}
+
+var (
+	sendToURLRE = regexp.MustCompile(`(?i)\b(post|send|sent|upload|submit|forward|transmit)(ed|s|ting)?\b.{0,60}\bto\s+https?://`)
+	// "send a POST request to https://api…" is API documentation, not an
+	// instruction to ship data away.
+	apiRequestRE = regexp.MustCompile(`(?i)\b(a|an|the|your)\s+(\w+\s+)?requests?\s+to\s+https?://`)
+	credNounRE   = regexp.MustCompile(`(?i)\b(api[ _-]?keys?|credentials|passwords?|access tokens?|auth(entication)? tokens?|secrets|environment variables|private keys?|ssh keys?|seed phrases?)\b|~/\.ssh|id_rsa|\.aws/credentials`)
+)
+
+// sendSecrets finds prose that tells the agent to send something to a URL
+// within a few lines of credential words: exfiltration in natural language.
+func (s *scanner) sendSecrets(name string, lines []string) {
+	for i, l := range lines {
+		if !strings.Contains(l, "://") || !sendToURLRE.MatchString(l) || apiRequestRE.MatchString(l) {
+			continue
+		}
+		for j := max(0, i-8); j < min(len(lines), i+3); j++ {
+			if credNounRE.MatchString(lines[j]) {
+				s.add(Finding{RuleID: "CR003", Category: CatCredentials, Severity: High, File: name, Line: i + 1, Evidence: truncate(l),
+					Why: "instructions send data to a URL next to talk of credentials (API keys, passwords, keys): exfiltration in plain words"})
+				return
+			}
+		}
+	}
 }
 
 // consoleStrip removes "$ " prompts so console transcripts parse as shell.
@@ -103,6 +131,27 @@ func (s *scanner) invisible(name, text string) {
 		prev = r
 	}
 	_ = utf8.RuneError
+}
+
+// stripInvisible removes zero-width characters; ok is false when there are none.
+func stripInvisible(text string) (string, bool) {
+	found := false
+	for _, z := range []string{"\u200b", "\u200c", "\u200d", "\u2060", "\u180e", "\ufeff"} {
+		if strings.Contains(text, z) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return text, false
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case 0x200B, 0x200C, 0x200D, 0x2060, 0x180E, 0xFEFF:
+			return -1
+		}
+		return r
+	}, text), true
 }
 
 func hex4(r rune) string {

@@ -23,11 +23,73 @@ type Rule struct {
 	NoMatch  []string `yaml:"nomatch"` // lines it must not match
 
 	res []*regexp.Regexp
+	pre [][]string // per pattern: literals one of which every match holds (nil: none known)
 }
 
 // Pack is a set of rules.
 type Pack struct {
 	Rules []*Rule `yaml:"rules"`
+
+	keywords *automaton // every rule keyword, then the extra literals, matched in one pass
+	kwRules  [][]int    // keyword index -> rules it admits
+	always   []int      // rules without keywords
+}
+
+// index builds the keyword automaton of p. The extra literals (indicators)
+// are matched in the same pass and reported by candidates.
+func (p *Pack) index(extra []string) {
+	ids := map[string]int{}
+	var kws []string
+	p.kwRules, p.always = nil, nil
+	for ri, r := range p.Rules {
+		if len(r.Keywords) == 0 {
+			p.always = append(p.always, ri)
+		}
+		for _, k := range r.Keywords {
+			ki, ok := ids[k]
+			if !ok {
+				ki = len(kws)
+				ids[k] = ki
+				kws = append(kws, k)
+				p.kwRules = append(p.kwRules, nil)
+			}
+			p.kwRules[ki] = append(p.kwRules[ki], ri)
+		}
+	}
+	p.keywords = newAutomaton(append(kws, extra...))
+}
+
+// candidates returns, for each rule, the lines of d where one of its
+// keywords occurs (all lines for a rule without keywords). Patterns never
+// cross a newline, so a regex needs to run only on these lines.
+//
+// extra is called for each occurrence of an extra literal, with its index
+// among the extra literals and the offset just past it.
+func (p *Pack) candidates(d *doc, extra func(i, end int)) [][]int {
+	lines := make([][]int, len(p.Rules))
+	nkw := len(p.kwRules)
+	p.keywords.each(d.lower, func(k, end int) {
+		if k >= nkw {
+			if extra != nil {
+				extra(k-nkw, end)
+			}
+			return
+		}
+		li := d.lineIndex(end - 1)
+		for _, ri := range p.kwRules[k] {
+			if l := lines[ri]; len(l) == 0 || l[len(l)-1] != li {
+				lines[ri] = append(l, li)
+			}
+		}
+	})
+	for _, ri := range p.always {
+		all := make([]int, len(d.starts))
+		for i := range all {
+			all[i] = i
+		}
+		lines[ri] = all
+	}
+	return lines
 }
 
 // relevant reports whether one of the rule's keywords occurs in lower.
@@ -44,10 +106,14 @@ func (r *Rule) relevant(lower string) bool {
 }
 
 func (r *Rule) match(line string) []int {
-	if !r.relevant(strings.ToLower(line)) {
+	low := lowerASCII(line)
+	if !r.relevant(low) {
 		return nil
 	}
-	for _, re := range r.res {
+	for i, re := range r.res {
+		if r.pre[i] != nil && !containsAny(low, r.pre[i]) {
+			continue
+		}
 		if loc := re.FindStringIndex(line); loc != nil {
 			return loc
 		}
@@ -104,10 +170,21 @@ func LoadPack(fsys fs.FS, glob string) (*Pack, error) {
 					return nil, fmt.Errorf("rule %s: %w", r.ID, err)
 				}
 				r.res = append(r.res, re)
+				lits, ok := required(pat)
+				if !ok {
+					lits = nil
+				}
+				r.pre = append(r.pre, lits)
+			}
+			for _, m := range r.Match {
+				if !r.relevant(strings.ToLower(m)) {
+					return nil, fmt.Errorf("rule %s: match case %q holds none of the keywords", r.ID, m)
+				}
 			}
 			p.Rules = append(p.Rules, r)
 		}
 	}
+	p.index(nil)
 	return p, nil
 }
 
@@ -119,5 +196,10 @@ var defaultPack = func() *Pack {
 	if err != nil {
 		panic(err)
 	}
+	texts := make([]string, len(indicators))
+	for i, in := range indicators {
+		texts[i] = in.text
+	}
+	p.index(texts)
 	return p
 }()

@@ -1,7 +1,9 @@
 // Package scan is the static analysis of one skill folder: it reads every text
-// file (never executes anything), runs the Markdown, shell, encoded-blob,
-// indicator and rule-pack analyzers, compares what the files do with the
-// permissions SKILL.md declares, and turns the findings into a decision.
+// file (never executes anything), runs the Markdown, shell, Python/JavaScript,
+// encoded-blob, binary, indicator and rule-pack analyzers, follows credential
+// material to network calls within the skill, compares what the code does with
+// the permissions and claims of SKILL.md, and turns the findings into a
+// decision.
 //
 // Scoring: each rule contributes its severity's points once (the highest
 // severity it reached), summed over rules: info 0, low 5, medium 20, high 40,
@@ -127,6 +129,7 @@ func ScanWith(dir string, extra ...FileAnalyzer) (*Report, error) {
 		s.add(Finding{RuleID: "MF001", Category: CatThirdParty, Severity: Low, File: skill.ManifestFile,
 			Evidence: truncate(err.Error()), Why: "SKILL.md is missing or does not parse strictly; declared permissions are unknown"})
 	}
+	var decl *declared
 	n := 0
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -163,13 +166,18 @@ func ScanWith(dir string, extra ...FileAnalyzer) (*Report, error) {
 			s.binary(rel, data)
 			return nil
 		}
-		s.file(rel, string(data))
+		text := string(data)
+		if rel == skill.ManifestFile {
+			decl = readDeclared(text)
+		}
+		s.file(rel, text)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.undeclared(perms)
+	s.correlate(decl)
 	r.Findings = s.findings
 	sort.SliceStable(r.Findings, func(i, j int) bool {
 		a, b := r.Findings[i], r.Findings[j]

@@ -3,6 +3,7 @@ package scan
 import (
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -43,6 +44,12 @@ func TestScanFixtures(t *testing.T) {
 		{"hidden-comment", Reject, []string{"PI010"}, nil},
 		{"persistence", Reject, []string{"SH003", "SY001", "SY002"}, nil},
 		{"tag-smuggling", Reject, []string{"PI020"}, nil},
+		{"split-exfil", Reject, []string{"SC001", "SC002"}, nil},
+		{"declared-offline", Reject, []string{"UD010", "CL001"}, []string{"SC001"}},
+		{"declared-network", Approve, nil, []string{"UD010", "CL001", "SC003"}},
+		{"weather-api", Approve, nil, []string{"SC001", "SC003"}},
+		{"key-backup", Reject, []string{"SH010"}, nil},
+		{"prose-exfil", Flag, []string{"CR003"}, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := MustScan(t, tt.name)
@@ -188,9 +195,35 @@ func TestArchivePassword(t *testing.T) {
 		{"Store the password in your password manager.\nExport backup.zip", false},
 	} {
 		s := newScanner()
-		s.archivePassword("SKILL.md", 1, strings.Split(tt.text, "\n"))
+		s.archivePassword("SKILL.md", 1, newDoc(tt.text))
 		if got := len(s.findings) > 0; got != tt.want {
 			t.Errorf("%q: DL020 = %v, want %v", tt.text, got, tt.want)
 		}
 	}
+}
+
+// TestScanConcurrent scans fixtures from several goroutines (the evaluation
+// and the pipeline do): run with -race; results must equal a serial scan.
+func TestScanConcurrent(t *testing.T) {
+	names := []string{"split-exfil", "declared-offline", "key-backup", "prose-exfil", "base64-pipe", "benign-notes"}
+	want := map[string]int{}
+	for _, n := range names {
+		want[n] = MustScan(t, n).Score
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		for _, n := range names {
+			wg.Go(func() {
+				r, err := Scan(filepath.Join("..", "..", "testdata", "scan", n))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if r.Score != want[n] {
+					t.Errorf("%s: concurrent score %d, serial %d", n, r.Score, want[n])
+				}
+			})
+		}
+	}
+	wg.Wait()
 }

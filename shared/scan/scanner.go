@@ -18,6 +18,8 @@ type scanner struct {
 	hosts    map[string]Finding // host -> first place it is used
 	execs    map[string]Finding // program -> first place it is run
 	depth    int
+	facts    scriptFacts // what the skill's code does, across files
+	inScript bool        // the shell being walked is a script file, not documentation
 }
 
 func newScanner() *scanner {
@@ -33,7 +35,49 @@ func (s *scanner) add(f Finding) {
 		return
 	}
 	s.seen[key] = true
+	f.Evidence = redactSecrets(f.Evidence)
 	s.findings = append(s.findings, f)
+}
+
+// Evidence is quoted from the skill, and a line that shows an exfiltration or
+// an injection may also hold a committed credential: every finding's
+// evidence has credentials redacted, whatever rule found it.
+var (
+	secretREs = func() []*regexp.Regexp {
+		var out []*regexp.Regexp
+		for _, r := range defaultPack.Rules {
+			if r.Category == CatSecrets {
+				out = append(out, r.res...)
+			}
+		}
+		return append(out,
+			regexp.MustCompile(`\b(sk|rk|pk)[-_](live|test|proj|ant)?[-_]?[A-Za-z0-9_-]{20,}`),
+			regexp.MustCompile(`(?i)\bbearer\s+[A-Za-z0-9._~+/-]{16,}=*`),
+		)
+	}()
+	secretHints = []string{"AKIA", "gh", "xox", "sk", "rk", "pk", "AIza", "PRIVATE KEY", "earer"}
+)
+
+func redactSecrets(ev string) string {
+	hinted := false
+	for _, h := range secretHints {
+		if strings.Contains(ev, h) {
+			hinted = true
+			break
+		}
+	}
+	if !hinted {
+		return ev
+	}
+	for _, re := range secretREs {
+		ev = re.ReplaceAllStringFunc(ev, func(m string) string {
+			if strings.Contains(m, "[redacted]") {
+				return m
+			}
+			return redact(m)
+		})
+	}
+	return ev
 }
 
 var (
@@ -44,106 +88,178 @@ var (
 
 // file analyzes one text file.
 func (s *scanner) file(name, text string) {
+	if len(text) > maxFileSize {
+		text = text[:maxFileSize]
+	}
+	d := newDoc(text)
 	ext := strings.ToLower(path.Ext(name))
-	base := strings.ToLower(path.Base(name))
 	switch {
 	case ext == ".md" || ext == ".markdown" || ext == ".mdx":
 		s.markdown(name, text)
 	case ext == ".sh" || ext == ".bash" || ext == ".zsh" || strings.HasPrefix(text, "#!/bin/sh") ||
 		strings.HasPrefix(text, "#!/bin/bash") || strings.HasPrefix(text, "#!/usr/bin/env bash") ||
 		strings.HasPrefix(text, "#!/usr/bin/env sh") || strings.HasPrefix(text, "#!/bin/zsh"):
+		s.inScript = true
 		s.shell(name, 1, text)
-	case ext == ".py" || ext == ".js" || ext == ".ts" || ext == ".mjs" || ext == ".cjs":
-		s.script(name, text)
+		s.inScript = false
+	case ext == ".py" || isJS(name):
+		s.script(name, 1, d, isJS(name), false)
 	}
-	_ = base
 	s.invisible(name, text)
-	s.text(name, 1, text)
+	s.textDoc(name, 1, d)
+	if stripped, ok := stripInvisible(text); ok {
+		// Zero-width characters split keywords ("in\u200bform"): run the
+		// rules again on the text without them (newlines are kept, so
+		// line numbers hold).
+		s.text(name, 1, stripped)
+		if ext == ".md" || ext == ".markdown" || ext == ".mdx" {
+			s.sendSecrets(name, strings.Split(stripped, "\n"))
+		}
+	}
 }
 
 // text runs the analyzers every text file gets: rule packs, indicators,
 // URLs, inline shell snippets and encoded blobs. first is the line number of
 // text's first line within the file.
+//
+// Every regular expression runs on single lines only, and only on lines a
+// cheap literal search admitted: rule keywords (one Aho-Corasick pass), "://"
+// for URLs, "|" for inline pipelines. Patterns never cross a newline.
 func (s *scanner) text(name string, first int, text string) {
 	if len(text) > maxFileSize {
 		text = text[:maxFileSize]
 	}
-	starts := lineStarts(text)
-	lineOf := func(off int) int { return first + sort.SearchInts(starts, off+1) - 1 }
-	// Regular expressions run over the whole text (one call per pattern,
-	// not per line): patterns never cross a newline.
-	lower := strings.ToLower(text)
-	for _, r := range defaultPack.Rules {
-		if !r.relevant(lower) {
+	s.textDoc(name, first, newDoc(text))
+}
+
+// textDoc is text on a prepared doc.
+func (s *scanner) textDoc(name string, first int, d *doc) {
+	text := d.text
+	s.rulePack(name, first, d, defaultPack)
+	n := 0
+	for _, li := range d.linesWith("://") {
+		line := d.line(li)
+		for _, loc := range urlRE.FindAllStringIndex(line, -1) {
+			if n++; n > 200 {
+				break
+			}
+			s.url(name, first+li, line[loc[0]:loc[1]])
+		}
+	}
+	n = 0
+	for _, li := range d.linesWith("|") {
+		line := d.line(li)
+		if low := d.lower[d.starts[li] : d.starts[li]+len(line)]; !strings.Contains(low, "sh") ||
+			!(strings.Contains(low, "curl") || strings.Contains(low, "wget") || strings.Contains(low, "base64") || strings.Contains(low, "echo") ||
+				strings.Contains(low, "printf") || strings.Contains(low, "iwr") || strings.Contains(low, "invoke-webrequest")) {
 			continue
 		}
-		for _, re := range r.res {
-			for _, loc := range re.FindAllStringIndex(text, 20) {
-				ev := text[loc[0]:loc[1]]
-				if r.Category == CatSecrets {
-					ev = redact(ev)
-				}
-				s.add(Finding{RuleID: r.ID, Category: r.Category, Severity: r.Severity, File: name, Line: lineOf(loc[0]), Evidence: truncate(ev), Why: r.Why})
+		for _, loc := range snippetRE.FindAllStringIndex(line, -1) {
+			if n++; n > 50 {
+				break
 			}
+			s.shell(name, first+li, line[loc[0]:loc[1]])
 		}
 	}
-	for i, st := range starts {
-		end := len(lower)
-		if i+1 < len(starts) {
-			end = starts[i+1]
-		}
-		for _, hit := range defaultIndicators.find(lower[st:end]) {
-			ind := indicators[hit]
-			s.add(Finding{RuleID: ind.rule, Category: ind.category, Severity: ind.severity, File: name, Line: first + i, Evidence: truncate(ind.text), Why: ind.why})
+	n = 0
+	for _, li := range d.linesWith("exec", "system(", "subprocess", "popen") {
+		line := d.line(li)
+		for _, m := range execPyRE.FindAllStringSubmatchIndex(line, -1) {
+			if n++; n > 50 {
+				break
+			}
+			s.exec(name, first+li, path.Base(line[m[2]:m[3]]))
 		}
 	}
-	for _, loc := range urlRE.FindAllStringIndex(text, 200) {
-		s.url(name, lineOf(loc[0]), text[loc[0]:loc[1]])
-	}
-	hasPipe := strings.Contains(text, "|")
-	for _, loc := range snippetRE.FindAllStringIndex(text, 50) {
-		if !hasPipe {
-			break
-		}
-		s.shell(name, lineOf(loc[0]), text[loc[0]:loc[1]])
-	}
-	for _, m := range execPyRE.FindAllStringSubmatchIndex(text, 50) {
-		if !mayExec(lower) {
-			break
-		}
-		s.exec(name, lineOf(m[0]), path.Base(text[m[2]:m[3]]))
-	}
-	s.archivePassword(name, first, strings.Split(text, "\n"))
+	s.archivePassword(name, first, d)
+	s.registries(name, first, d)
 	if s.depth < 2 {
 		s.blobs(name, first, text)
 	}
 }
 
-func mayExec(lower string) bool {
-	return strings.Contains(lower, "system(") || strings.Contains(lower, "subprocess") || strings.Contains(lower, "exec") || strings.Contains(lower, "popen")
-}
-
-func lineStarts(text string) []int {
-	starts := []int{0}
-	for i := 0; i < len(text); i++ {
-		if text[i] == '\n' {
-			starts = append(starts, i+1)
+// rulePack runs the rules of p on the lines of d their keywords admit.
+// Indicators are found in the same Aho-Corasick pass as the keywords.
+func (s *scanner) rulePack(name string, first int, d *doc, p *Pack) {
+	cands := p.candidates(d, func(hit, end int) {
+		ind := indicators[hit]
+		s.add(Finding{RuleID: ind.rule, Category: ind.category, Severity: ind.severity, File: name, Line: first + d.lineIndex(end-1), Evidence: truncate(ind.text), Why: ind.why})
+	})
+	for ri, lines := range cands {
+		r := p.Rules[ri]
+		for pi, re := range r.res {
+			pre := r.pre[pi]
+			n := 0
+			for _, li := range lines {
+				a, b := d.bounds(li)
+				for _, w := range windows(d, a, b, r.Keywords) {
+					if pre != nil && !containsAny(d.lower[w[0]:w[1]], pre) {
+						continue
+					}
+					line := d.text[w[0]:w[1]]
+					for _, loc := range re.FindAllStringIndex(line, -1) {
+						if n++; n > 20 {
+							break
+						}
+						ev := line[loc[0]:loc[1]]
+						if r.Category == CatSecrets {
+							ev = redact(ev)
+						}
+						s.add(Finding{RuleID: r.ID, Category: r.Category, Severity: r.Severity, File: name, Line: first + li, Evidence: truncate(ev), Why: r.Why})
+					}
+				}
+			}
 		}
 	}
-	return starts
+}
+
+// Lines longer than longLine (minified JSON, data URIs) are not matched
+// whole: a rule's patterns run on windows of window bytes either side of
+// each of its keywords. Patterns span a few hundred bytes at most.
+const (
+	longLine = 4096
+	window   = 512
+)
+
+// windows returns the byte ranges of the line [a, b) to match: the line
+// itself, or for a long line the merged windows around the keywords.
+func windows(d *doc, a, b int, keywords []string) [][2]int {
+	if b-a <= longLine || len(keywords) == 0 {
+		return [][2]int{{a, b}}
+	}
+	low := d.lower[a:b]
+	var ws [][2]int
+	for _, k := range keywords {
+		for off := 0; ; {
+			j := strings.Index(low[off:], k)
+			if j < 0 {
+				break
+			}
+			ws = append(ws, [2]int{a + max(0, off+j-window), a + min(len(low), off+j+len(k)+window)})
+			off += j + len(k)
+		}
+	}
+	sort.Slice(ws, func(i, j int) bool { return ws[i][0] < ws[j][0] })
+	out := ws[:0]
+	for _, w := range ws {
+		if len(out) > 0 && w[0] <= out[len(out)-1][1] {
+			out[len(out)-1][1] = max(out[len(out)-1][1], w[1])
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 // script looks at Python and JavaScript: string literals that hold shell
 // commands go through the shell analyzer.
 var pyShellRE = regexp.MustCompile(`(?:os\.system|os\.popen|subprocess\.\w+|execSync|exec)\(\s*(?:f|r)?["']([^"'\n]{4,})["']`)
 
-func (s *scanner) script(name, text string) {
-	if !mayExec(strings.ToLower(text)) {
-		return
-	}
-	for i, line := range strings.Split(text, "\n") {
-		for _, m := range pyShellRE.FindAllStringSubmatch(line, 4) {
-			s.shell(name, i+1, m[1])
+func (s *scanner) script(name string, first int, d *doc, js, doc bool) {
+	s.code(name, first, d.text, js, doc)
+	for _, i := range d.linesWith("system(", "popen(", "exec", "subprocess.") {
+		for _, m := range pyShellRE.FindAllStringSubmatch(d.line(i), 4) {
+			s.shell(name, first+i, m[1])
 		}
 	}
 }
@@ -178,13 +294,15 @@ var (
 	passwordRE = regexp.MustCompile(`(?i)\b(password|passwd|passcode|pw)\b\s*(is\b|[:=(])|\bpass:\s*\S|\bunzip\s+-P\s+\S|\b7z\s+[xe]\s.*-p\S`)
 )
 
-func (s *scanner) archivePassword(name string, first int, lines []string) {
-	for i, line := range lines {
+func (s *scanner) archivePassword(name string, first int, d *doc) {
+	for _, i := range d.linesWith(".zip", ".rar", ".7z") {
+		line := d.line(i)
 		if !archiveRE.MatchString(line) {
 			continue
 		}
-		for j := max(0, i-4); j < min(len(lines), i+5); j++ {
-			if passwordRE.MatchString(lines[j]) && !strings.Contains(strings.ToLower(lines[j]), "password manager") {
+		for j := max(0, i-4); j < min(len(d.starts), i+5); j++ {
+			l := d.line(j)
+			if passwordRE.MatchString(l) && !strings.Contains(strings.ToLower(l), "password manager") {
 				s.add(Finding{RuleID: "DL020", Category: CatDownloads, Severity: Critical, File: name, Line: first + i, Evidence: truncate(line),
 					Why: "password-protected archive to download: the password hides the payload from scanners (ClawHavoc delivery)"})
 				return
@@ -229,14 +347,5 @@ func (s *scanner) undeclared(p *trust.Permissions) {
 		f.RuleID, f.Category, f.Severity = "UD002", CatMaliciousCode, Low
 		f.Why = "program " + prog + " is executed but not declared in SKILL.md permissions.exec"
 		s.add(f)
-	}
-}
-
-func (s *scanner) binary(name string, data []byte) {
-	lower := strings.ToLower(name)
-	if strings.HasSuffix(lower, ".exe") || strings.HasSuffix(lower, ".dll") || strings.HasSuffix(lower, ".scr") ||
-		len(data) > 4 && (string(data[:4]) == "\x7fELF" || string(data[:2]) == "MZ" || string(data[:4]) == "\xcf\xfa\xed\xfe") {
-		s.add(Finding{RuleID: "MC050", Category: CatMaliciousCode, Severity: High, File: name, Evidence: "executable binary",
-			Why: "the skill ships a native executable that cannot be reviewed as source"})
 	}
 }

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"path"
+	"regexp"
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
@@ -23,7 +24,7 @@ func (s *scanner) shell(name string, first int, src string) {
 	if err != nil {
 		return
 	}
-	sh := &shellWalk{s: s, name: name, first: first}
+	sh := &shellWalk{s: s, name: name, first: first, tainted: map[string]bool{}}
 	syntax.Walk(f, sh.visit)
 }
 
@@ -32,6 +33,7 @@ type shellWalk struct {
 	name       string
 	first      int
 	downloaded bool
+	tainted    map[string]bool // variables holding credential material
 }
 
 func (w *shellWalk) line(p syntax.Pos) int { return w.first + int(p.Line()) - 1 }
@@ -43,7 +45,16 @@ func (w *shellWalk) visit(n syntax.Node) bool {
 			w.pipeline(n)
 		}
 	case *syntax.CallExpr:
+		w.assigns(n)
 		w.call(n)
+	case *syntax.ForClause:
+		if it, ok := n.Loop.(*syntax.WordIter); ok {
+			for _, x := range it.Items {
+				if w.carries(wordString(x)) {
+					w.tainted[it.Name.Value] = true
+				}
+			}
+		}
 	case *syntax.Redirect:
 		if n.Word != nil && (n.Op == syntax.AppOut || n.Op == syntax.RdrOut) {
 			target := wordString(n.Word)
@@ -125,6 +136,110 @@ func (w *shellWalk) pipeline(b *syntax.BinaryCmd) {
 			decode = true
 		}
 	}
+	w.pipeFlow(b, sts)
+}
+
+// pipeFlow finds credential material read in one stage of a pipeline and
+// sent over the network by a later one.
+func (w *shellWalk) pipeFlow(b *syntax.BinaryCmd, sts []*syntax.Stmt) {
+	cred := false
+	for _, st := range sts {
+		args := callArgs(st)
+		if cred && len(args) > 0 && netPrograms[args[0]] {
+			w.exfil(w.line(b.Pos()), truncate(printNode(b)))
+			return
+		}
+		if w.carries(stageText(st, args)) {
+			cred = true
+		}
+	}
+}
+
+// stageText is the text of one pipeline stage for the credential check: its
+// words and redirections for a simple command (cheap), the printed node for
+// anything else (a loop, a subshell).
+func stageText(st *syntax.Stmt, args []string) string {
+	if _, ok := st.Cmd.(*syntax.CallExpr); !ok {
+		return printNode(st)
+	}
+	t := strings.Join(args, " ")
+	for _, r := range st.Redirs {
+		t += " " + wordString(r.Word)
+	}
+	return t
+}
+
+// netPrograms send data over the network.
+var netPrograms = map[string]bool{"curl": true, "wget": true, "nc": true, "ncat": true, "netcat": true, "socat": true, "scp": true,
+	"rsync": true, "ftp": true, "sftp": true, "telnet": true, "dig": true, "nslookup": true, "host": true, "drill": true, "openssl": true,
+	"http": true, "https": true, "xh": true}
+
+var dnsPrograms = map[string]bool{"dig": true, "nslookup": true, "host": true, "drill": true, "resolvectl": true}
+
+// credMaterial names credential stores, key files and the home directory
+// as an archive source, as they appear in shell text (lowercased).
+var (
+	credWords = []string{".ssh/", "~/.ssh", "$home/.ssh", "id_rsa", "id_ed25519", "id_ecdsa", ".aws/credentials", ".aws/", ".azure/",
+		"gcloud/", "application_default_credentials", ".kube/config", ".docker/config.json", ".netrc", ".git-credentials", ".gnupg",
+		"*.pem", "*.key", "*.p12", "*.pfx", "keychain", "login data", "/cookies", "wallet.dat", "exodus/", "electrum/", "/etc/shadow", "169.254.169.254", ".env"}
+	pubKeyRE      = regexp.MustCompile(`[^\s"'=@]*\.pub\b`)
+	homeArchiveRE = regexp.MustCompile(`\b(tar|zip|7z|rsync)\b[^|;]*\s(~|~/|\$home|\$home/|\$\{home\}/?)(\s|$|\))`)
+)
+
+// carries reports whether shell text reads credential material or uses a
+// variable that holds some.
+func (w *shellWalk) carries(text string) bool {
+	l := strings.ToLower(text)
+	if strings.Contains(l, ".pub") {
+		l = pubKeyRE.ReplaceAllString(l, "") // public keys are meant to be shared
+	}
+	for _, c := range credWords {
+		if strings.Contains(l, c) {
+			return true
+		}
+	}
+	if homeArchiveRE.MatchString(l) {
+		return true
+	}
+	for v := range w.tainted {
+		if strings.Contains(text, "$"+v) {
+			return true
+		}
+	}
+	return false
+}
+
+// assigns taints variables assigned from credential material.
+func (w *shellWalk) assigns(c *syntax.CallExpr) {
+	for _, a := range c.Assigns {
+		if a.Name != nil && a.Value != nil && w.carries(wordString(a.Value)) {
+			w.tainted[a.Name.Value] = true
+		}
+	}
+}
+
+// payloadArgs drops the values of options that name the caller's own key or
+// certificate (ssh -i, curl --cert…) or carry its credential to the service
+// that issued it (curl -H "Authorization: …", -u): using a key is not
+// sending it away.
+func payloadArgs(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "-i" || a == "-e" || a == "-E" || a == "--key" || a == "--cert" || a == "--cacert" || a == "--identity-file" || a == "-o" ||
+			a == "-H" || a == "--header" || a == "-u" || a == "--user" || a == "--oauth2-bearer":
+			i++
+		case strings.HasPrefix(a, "--key=") || strings.HasPrefix(a, "--cert=") || strings.HasPrefix(a, "--cacert=") || strings.HasPrefix(a, "-i"):
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (w *shellWalk) exfil(line int, ev string) {
+	w.s.add(Finding{RuleID: "SH010", Category: CatCredentials, Severity: Critical, File: w.name, Line: line, Evidence: ev,
+		Why: "credential material (keys, credential files, the home directory, cloud metadata) flows into a network command: exfiltration"})
 }
 
 // downloadToShell judges a download run by an interpreter by where it comes from.
@@ -200,6 +315,26 @@ func (w *shellWalk) call(c *syntax.CallExpr) {
 	for _, a := range args[1:] {
 		for _, u := range urlRE.FindAllString(a, -1) {
 			w.s.url(w.name, ln, u)
+		}
+	}
+	if w.s.inScript && prog != "" && !strings.ContainsAny(prog, "$=") {
+		f := Finding{File: w.name, Line: ln, Evidence: ev}
+		if w.s.facts.exec == nil {
+			w.s.facts.exec = &f
+		}
+		if netPrograms[prog] && w.s.facts.network == nil && remoteURL(strings.Join(args[1:], " ")) {
+			w.s.facts.network = &f
+		}
+	}
+	if netPrograms[prog] && w.carries(strings.Join(payloadArgs(args[1:]), " ")) {
+		w.exfil(ln, ev)
+	}
+	if dnsPrograms[prog] {
+		for _, a := range args[1:] {
+			if i := strings.IndexByte(a, '$'); i >= 0 && strings.Contains(a[i:], ".") && !strings.HasPrefix(a, "@") {
+				w.s.add(Finding{RuleID: "SH011", Category: CatCredentials, Severity: High, File: w.name, Line: ln, Evidence: ev,
+					Why: "a DNS lookup of a name built from a variable: data leaves in the query name (DNS exfiltration passes firewalls)"})
+			}
 		}
 	}
 	switch {

@@ -1,7 +1,10 @@
 // Command eval scans every skill of a labelled corpus (LABELS.tsv: path,
 // label, category, source) and prints how many were approved, flagged and
-// rejected per label and per category prefix, plus throughput. It only reads
-// the corpus.
+// rejected per label and per category prefix, plus throughput (wall clock and
+// CPU time). -v lists the misses, -findings their findings, -rules the benign
+// and malicious hits of every rule. It only reads the corpus.
+//
+//	eval [-v] [-findings] [-rules] [CORPUS]
 package main
 
 import (
@@ -21,10 +24,17 @@ import (
 
 type counts map[scan.Decision]int
 
+type job struct{ path, label, cat string }
+
 func main() {
 	corpus := flag.String("corpus", "../shared/corpus/skills", "corpus folder holding LABELS.tsv")
 	verbose := flag.Bool("v", false, "list malicious skills approved and benign skills rejected or flagged")
+	explain := flag.Bool("findings", false, "with -v, also print the medium and higher findings of each listed skill")
+	perRule := flag.Bool("rules", false, "print, per rule, how many benign and malicious skills it fired on")
 	flag.Parse()
+	if flag.NArg() > 0 {
+		*corpus = flag.Arg(0)
+	}
 	f, err := os.Open(filepath.Join(*corpus, "LABELS.tsv"))
 	if err != nil {
 		fmt.Printf("eval: skipped: corpus not found at %s (%v)\n", *corpus, err)
@@ -35,8 +45,7 @@ func main() {
 	byPrefix := map[string]counts{}
 	var misses []string
 	n := 0
-	start := time.Now()
-	type job struct{ path, label, cat string }
+	start, cpu0 := time.Now(), cpuTime()
 	var jobs []job
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -83,9 +92,14 @@ func main() {
 				top = r.Findings[0].RuleID + " " + r.Findings[0].Why
 			}
 			misses = append(misses, fmt.Sprintf("%-9s %-7s %3d %s  [%s] %s", label, r.Decision, r.Score, path, cat, top))
+			for _, f := range r.Findings {
+				if *explain && f.Severity.Points() >= scan.Medium.Points() {
+					misses = append(misses, fmt.Sprintf("    %s %s %s:%d %s", f.RuleID, f.Severity, f.File, f.Line, f.Evidence))
+				}
+			}
 		}
 	}
-	el := time.Since(start)
+	el, cpu := time.Since(start), cpuTime()-cpu0
 	print := func(title string, m map[string]counts) {
 		fmt.Printf("%-28s %6s %8s %8s %8s\n", title, "total", "approve", "flag", "reject")
 		keys := make([]string, 0, len(m))
@@ -103,8 +117,61 @@ func main() {
 	print("label", byLabel)
 	print("label / category prefix", byPrefix)
 	fmt.Printf("%d skills in %v on %d workers: %.0f skills/s\n", n, el.Round(time.Millisecond), runtime.GOMAXPROCS(0), float64(n)/el.Seconds())
+	if cpu > 0 {
+		// On a shared machine the wall-clock figure depends on the other
+		// load; CPU time does not.
+		fmt.Printf("CPU time %v: %.0f skills per CPU-second\n", cpu.Round(time.Millisecond), float64(n)/cpu.Seconds())
+	}
 	for _, m := range misses {
 		fmt.Println(m)
+	}
+	if *perRule {
+		printRules(jobs, reports)
+	}
+}
+
+// printRules prints, per rule, the number of benign and malicious skills with
+// at least one finding of it.
+func printRules(jobs []job, reports []*scan.Report) {
+	type tally struct {
+		benign, malicious int
+		where             []string // benign skills, to review what a rule hits
+	}
+	by := map[string]*tally{}
+	for i, r := range reports {
+		if r == nil {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, f := range r.Findings {
+			if seen[f.RuleID] {
+				continue
+			}
+			seen[f.RuleID] = true
+			if by[f.RuleID] == nil {
+				by[f.RuleID] = &tally{}
+			}
+			if jobs[i].label == "malicious" {
+				by[f.RuleID].malicious++
+			} else {
+				by[f.RuleID].benign++
+				by[f.RuleID].where = append(by[f.RuleID].where, jobs[i].path+" ("+f.File+")")
+			}
+		}
+	}
+	ids := make([]string, 0, len(by))
+	for id := range by {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	fmt.Printf("\n%-8s %7s %9s\n", "rule", "benign", "malicious")
+	for _, id := range ids {
+		fmt.Printf("%-8s %7d %9d\n", id, by[id].benign, by[id].malicious)
+		if len(by[id].where) <= 5 {
+			for _, w := range by[id].where {
+				fmt.Printf("           benign: %s\n", w)
+			}
+		}
 	}
 }
 
