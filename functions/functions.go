@@ -1,6 +1,8 @@
 // Package functions wires the stateless function handlers (AWS Lambda in
 // production, one plain HTTP server locally): configuration from the
-// environment, the edge client holding the service credential, and the signer.
+// environment, the edge client holding the service credential, the signer,
+// and the submission pipeline (intake, the resumable pipeline runner, its
+// scheduled resumption).
 //
 // The service credential and the signing key exist only here, server-side; no
 // handler ever returns or logs them.
@@ -11,9 +13,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/openagents/trust/functions/notify"
+	"github.com/openagents/trust/functions/pipeline"
+	"github.com/openagents/trust/functions/review"
 	"github.com/openagents/trust/functions/sign"
+	"github.com/openagents/trust/functions/submit"
+	"github.com/openagents/trust/functions/webhook"
+	"github.com/openagents/trust/shared/analyzers"
 	"github.com/openagents/trust/shared/edgeapi"
 	"github.com/openagents/trust/shared/httpapi"
 	"github.com/openagents/trust/shared/signing"
@@ -31,6 +42,19 @@ type Config struct {
 	ServiceToken  string // TRUST_SERVICE_TOKEN: service credential for edge writes
 	OperatorToken string // TRUST_OPERATOR_TOKEN: what callers of the functions present
 	SigningKey    string // TRUST_SIGNING_KEY: PEM file or KMS URI
+
+	// The submission pipeline (submit and pipeline functions).
+	DataDir      string // TRUST_DATA_DIR: local state; the default registry is DataDir/images
+	OCIBase      string // TRUST_OCI_BASE: OCI layout directory holding the pinned base image
+	OCIBaseImage string // TRUST_OCI_BASE_IMAGE: the base's digest, sha256:… or name@sha256:…
+	Registry     string // TRUST_REGISTRY: OCI layout directory or registry URL images are pushed to
+	OSVDatabase  string // TRUST_OSV_DB: OSV database directory for the dependency check (optional)
+	OSVCacheDir  string // TRUST_OSV_CACHE_DIR: where an indexed snapshot of it is kept (optional)
+	WorkDir      string // TRUST_WORK_DIR: parent of temporary extraction directories (optional)
+	StaleAfter   string // TRUST_STALE_AFTER: how long a submission sits before the schedule resumes it (Go duration; optional)
+
+	ReviewerToken       string // TRUST_REVIEWER_TOKEN: the reviewer credential (review function)
+	StripeWebhookSecret string // TRUST_STRIPE_WEBHOOK_SECRET: the Stripe endpoint's signing secret (webhook function)
 }
 
 // MinCredentialLength is the shortest credential accepted from configuration.
@@ -43,6 +67,17 @@ func ConfigFromEnv(getenv func(string) string) Config {
 		ServiceToken:  strings.TrimSpace(getenv("TRUST_SERVICE_TOKEN")),
 		OperatorToken: strings.TrimSpace(getenv("TRUST_OPERATOR_TOKEN")),
 		SigningKey:    strings.TrimSpace(getenv("TRUST_SIGNING_KEY")),
+		DataDir:       strings.TrimSpace(getenv("TRUST_DATA_DIR")),
+		OCIBase:       strings.TrimSpace(getenv("TRUST_OCI_BASE")),
+		OCIBaseImage:  strings.TrimSpace(getenv("TRUST_OCI_BASE_IMAGE")),
+		Registry:      strings.TrimSpace(getenv("TRUST_REGISTRY")),
+		OSVDatabase:   strings.TrimSpace(getenv("TRUST_OSV_DB")),
+		OSVCacheDir:   strings.TrimSpace(getenv("TRUST_OSV_CACHE_DIR")),
+		WorkDir:       strings.TrimSpace(getenv("TRUST_WORK_DIR")),
+		StaleAfter:    strings.TrimSpace(getenv("TRUST_STALE_AFTER")),
+
+		ReviewerToken:       strings.TrimSpace(getenv("TRUST_REVIEWER_TOKEN")),
+		StripeWebhookSecret: strings.TrimSpace(getenv("TRUST_STRIPE_WEBHOOK_SECRET")),
 	}
 }
 
@@ -61,6 +96,62 @@ func (c Config) Validate() error {
 		return fmt.Errorf("TRUST_SIGNING_KEY is not set (a PEM file or a KMS URI)")
 	}
 	return nil
+}
+
+// RegistryDest is where images are pushed: TRUST_REGISTRY, or the embedded
+// default, an OCI layout under TRUST_DATA_DIR.
+func (c Config) RegistryDest() string {
+	if c.Registry != "" {
+		return c.Registry
+	} else if c.DataDir != "" {
+		return filepath.Join(c.DataDir, "images")
+	}
+	return ""
+}
+
+// ValidatePipeline is Validate plus the submission pipeline's settings, by
+// name, never by value.
+func (c Config) ValidatePipeline() error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	switch dest := c.RegistryDest(); {
+	case c.OCIBase == "":
+		return fmt.Errorf("TRUST_OCI_BASE is not set (the OCI layout directory holding the pinned base image)")
+	case !isDir(c.OCIBase):
+		return fmt.Errorf("TRUST_OCI_BASE is not a directory")
+	case c.OCIBaseImage == "":
+		return fmt.Errorf("TRUST_OCI_BASE_IMAGE is not set (the base image's digest, sha256:…)")
+	case !pinned(c.OCIBaseImage):
+		return fmt.Errorf("TRUST_OCI_BASE_IMAGE must end with a digest, sha256:<64 hex>: a tag is not pinned")
+	case dest == "":
+		return fmt.Errorf("TRUST_REGISTRY is not set (an OCI layout directory or a registry URL), nor TRUST_DATA_DIR for the default")
+	case isURL(dest) && httpapi.CheckBaseURL(dest) != nil:
+		return fmt.Errorf("TRUST_REGISTRY: %s", trust.ErrorMessage(httpapi.CheckBaseURL(dest)))
+	case c.OSVDatabase != "" && !isDir(c.OSVDatabase) && !strings.HasSuffix(c.OSVDatabase, ".zip"):
+		return fmt.Errorf("TRUST_OSV_DB is not a directory or a .zip export")
+	case c.WorkDir != "" && !isDir(c.WorkDir):
+		return fmt.Errorf("TRUST_WORK_DIR is not a directory")
+	}
+	if c.StaleAfter != "" {
+		if d, err := time.ParseDuration(c.StaleAfter); err != nil || d < 0 {
+			return fmt.Errorf("TRUST_STALE_AFTER must be a duration such as 10m")
+		}
+	}
+	return nil
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
+
+// pinned reports whether ref ends with "sha256:<64 hex>".
+func pinned(ref string) bool {
+	i := strings.LastIndex(ref, "sha256:")
+	return i >= 0 && trust.ValidDigest(ref[i:]) && (i == 0 || ref[i-1] == '@')
 }
 
 // Edge returns the edge client with the service credential.
@@ -83,11 +174,122 @@ func NewSignHandler(ctx context.Context, c Config, logger *slog.Logger) (*sign.H
 	return h, nil
 }
 
+// Both catalog interfaces of the pipeline are served by the edge client.
+var (
+	_ pipeline.Catalog = (*edgeapi.Client)(nil)
+	_ submit.Catalog   = (*edgeapi.Client)(nil)
+)
+
+// NewRunner builds the submission pipeline from c: the edge client, signer
+// (the signing function, NewSignHandler), the pinned base, the registry and
+// the dependency check.
+func NewRunner(c Config, signer pipeline.Signer, logger *slog.Logger) (*pipeline.Runner, error) {
+	if err := c.ValidatePipeline(); err != nil {
+		return nil, err
+	}
+	// The same extra analyzers trustctl scan and make eval run.
+	extra, err := analyzers.Default(analyzers.Options{OSVDir: c.OSVDatabase, OSVCacheDir: c.OSVCacheDir})
+	if err != nil {
+		return nil, fmt.Errorf("TRUST_OSV_DB: %w", err)
+	}
+	r := pipeline.NewRunner()
+	r.Catalog = c.Edge()
+	r.Signer = signer
+	r.Analyzers = extra
+	r.BaseLayout, r.BaseImage = c.OCIBase, c.OCIBaseImage
+	r.Registry = c.RegistryDest()
+	r.WorkDir = c.WorkDir
+	r.Logger = logger
+	if c.StaleAfter != "" {
+		r.StaleAfter, _ = time.ParseDuration(c.StaleAfter)
+	}
+	if err := r.Open(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// NewSubmitHandler builds the intake function over runner.
+func NewSubmitHandler(c Config, runner *pipeline.Runner, logger *slog.Logger) *submit.Handler {
+	h := submit.NewHandler()
+	h.Catalog = c.Edge()
+	h.Pipeline = runner
+	h.TempDir = c.WorkDir
+	h.Limits = runner.Limits
+	h.Logger = logger
+	return h
+}
+
+// NewReviewHandler builds the reviewer function; decisions resume the
+// pipeline through resumer.
+func NewReviewHandler(c Config, resumer review.Resumer, logger *slog.Logger) (*review.Handler, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	} else if len(c.ReviewerToken) < MinCredentialLength {
+		return nil, fmt.Errorf("TRUST_REVIEWER_TOKEN must be set, at least %d characters", MinCredentialLength)
+	}
+	h := review.NewHandler()
+	h.Catalog = c.Edge()
+	h.Resumer = resumer
+	h.ReviewerToken = c.ReviewerToken
+	h.Logger = logger
+	return h, nil
+}
+
+// NewWebhookHandler builds the Stripe Connect KYC webhook function.
+func NewWebhookHandler(c Config, logger *slog.Logger) (*webhook.Handler, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	} else if c.StripeWebhookSecret == "" {
+		return nil, fmt.Errorf("TRUST_STRIPE_WEBHOOK_SECRET is not set (the endpoint's signing secret, whsec_…)")
+	}
+	h := webhook.NewHandler()
+	h.Catalog = c.Edge()
+	h.Secret = c.StripeWebhookSecret
+	h.Logger = logger
+	return h, nil
+}
+
+// NewDeliverer builds the notification delivery (publisher webhooks).
+func NewDeliverer(c Config, logger *slog.Logger) (*notify.Deliverer, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	d := notify.NewDeliverer()
+	d.Catalog = c.Edge()
+	d.Logger = logger
+	return d, nil
+}
+
+// Handlers are the function handlers one local server serves; nil ones are
+// left out.
+type Handlers struct {
+	Sign    http.Handler // POST /v1/sign
+	Submit  http.Handler // POST /v1/submissions, GET /v1/submissions/{id}
+	Review  http.Handler // /v1/review/…
+	Webhook http.Handler // POST /v1/webhooks/stripe
+}
+
 // Mux serves every function on one HTTP server, as `trust-functions` does
 // locally. Each function keeps its own routes under /v1/.
-func Mux(sign http.Handler) *http.ServeMux {
+func Mux(h Handlers) *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("/v1/sign", sign)
+	for _, r := range []struct {
+		patterns []string
+		h        http.Handler
+	}{
+		{[]string{"/v1/sign"}, h.Sign},
+		{[]string{"/v1/submissions", "/v1/submissions/"}, h.Submit},
+		{[]string{"/v1/review/"}, h.Review},
+		{[]string{"/v1/webhooks/"}, h.Webhook},
+	} {
+		if r.h == nil {
+			continue
+		}
+		for _, p := range r.patterns {
+			mux.Handle(p, r.h)
+		}
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -3,9 +3,11 @@
 // signing keys, computes digests, signs first-party skills offline and manages
 // the keyring.
 //
-// Credentials never come from argv (visible to every process on the host): the
-// service credential is read from TRUST_SERVICE_TOKEN or a file, the Machine
-// token from TRUST_MACHINE_TOKEN or a file.
+// The service credential and Machine tokens never come from argv (visible to
+// every process on the host): they are read from TRUST_SERVICE_TOKEN /
+// TRUST_MACHINE_TOKEN or a file. A publisher's token may also be given as
+// `submit --token` (the form publishers script), which prints a warning;
+// TRUST_PUBLISHER_TOKEN or --token-file keep it out of argv.
 package cli
 
 import (
@@ -57,6 +59,9 @@ func commands() []command {
 		{"keys", "publish, list, export, watch, retire and revoke signing key versions", runKeys},
 		{"tokens", "issue and revoke Machine tokens", runTokens},
 		{"scan", "static analysis of skill folders: approve, flag or reject", runScan},
+		{"submit", "submit a skill folder to the pipeline (publisher token)", runSubmit},
+		{"status", "show a submission's state, decision and findings", runStatus},
+		{"guard", "runtime guard: scan-text flags injection patterns in JSON Lines", runGuard},
 	}
 }
 

@@ -24,8 +24,12 @@ credential() {
 }
 export TRUST_SERVICE_TOKEN; TRUST_SERVICE_TOKEN=$(credential service-token)
 export TRUST_OPERATOR_TOKEN; TRUST_OPERATOR_TOKEN=$(credential operator-token)
+export TRUST_REVIEWER_TOKEN; TRUST_REVIEWER_TOKEN=$(credential reviewer-token)
 export TRUST_EDGE_URL="$EDGE_URL"
 export TRUST_SIGNING_KEY="$DATA/signing-key.pem"
+# The submission pipeline: -dev creates a local OCI base under $DATA/oci-base and
+# pushes images to the OCI layout $DATA/images (TRUST_REGISTRY overrides).
+export TRUST_DATA_DIR="$DATA"
 
 pids=()
 stop() {
@@ -68,6 +72,8 @@ export TRUST_EDGE_URL=$EDGE_URL
 export TRUST_FUNCTIONS_URL=$FUNCTIONS_URL
 export TRUST_SERVICE_TOKEN=$TRUST_SERVICE_TOKEN
 export TRUST_OPERATOR_TOKEN=$TRUST_OPERATOR_TOKEN
+export TRUST_REVIEWER_TOKEN=$TRUST_REVIEWER_TOKEN
+export TRUST_PUBLISHER_TOKEN=$(cat "$DATA/publisher-token")
 export TRUST_MACHINE_TOKEN=$(cat "$DATA/machine-token")
 export TRUST_KEYRING=$DATA/keyring.json
 EOT
@@ -81,11 +87,16 @@ OpenAgents Trust — local stack (embedded default)
   functions        $FUNCTIONS_URL          log: $DATA/functions.log
   signing key      $DATA/signing-key.pem (key ID "local", published in the keyring)
   pinned keyring   $DATA/keyring.json
+  OCI base         $DATA/oci-base (local dev base)   images: ${TRUST_REGISTRY:-$DATA/images}
+  dev publisher    "dev", KYC-verified; try: trustctl submit testdata/skills/hello
 
 Dev credentials (local only; in another shell: . $DATA/env):
   export TRUST_EDGE_URL=$EDGE_URL
   export TRUST_SERVICE_TOKEN=$TRUST_SERVICE_TOKEN
   export TRUST_OPERATOR_TOKEN=$TRUST_OPERATOR_TOKEN
+  export TRUST_FUNCTIONS_URL=$FUNCTIONS_URL
+  export TRUST_REVIEWER_TOKEN=$TRUST_REVIEWER_TOKEN
+  export TRUST_PUBLISHER_TOKEN=$(cat "$DATA/publisher-token")
   export TRUST_MACHINE_TOKEN=$(cat "$DATA/machine-token")
   export TRUST_KEYRING=$DATA/keyring.json
 

@@ -1,5 +1,7 @@
 // Command trust-functions serves every function handler over plain HTTP on one
-// port, for local use (the embedded default started by `make run`).
+// port, for local use (the embedded default started by `make run`), and runs
+// the scheduled functions (stale submissions, notification delivery) on a
+// ticker.
 package main
 
 import (
@@ -19,19 +21,20 @@ import (
 
 func main() {
 	addr := flag.String("addr", envOr("TRUST_FUNCTIONS_ADDR", "127.0.0.1:8081"), "listen address")
-	dev := flag.Bool("dev", false, "create and publish a local signing key on first start (embedded default only)")
+	dev := flag.Bool("dev", false, "embedded default only: create and publish a local signing key, a local OCI base and a verified dev publisher on first start")
+	every := flag.Duration("schedule", time.Minute, "how often the scheduled functions run (resume stale submissions, deliver notifications)")
 	flag.Parse()
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, logger, *addr, *dev); err != nil {
+	if err := run(ctx, logger, *addr, *dev, *every); err != nil {
 		logger.Error("trust-functions", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, logger *slog.Logger, addr string, dev bool) error {
+func run(ctx context.Context, logger *slog.Logger, addr string, dev bool, every time.Duration) error {
 	cfg := functions.ConfigFromEnv(os.Getenv)
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -40,15 +43,71 @@ func run(ctx context.Context, logger *slog.Logger, addr string, dev bool) error 
 		if err := functions.EnsureDevKey(ctx, cfg, time.Now()); err != nil {
 			return err
 		}
+		if cfg.DataDir == "" {
+			return fmt.Errorf("-dev needs TRUST_DATA_DIR")
+		}
+		if cfg.OCIBase == "" {
+			var err error
+			if cfg.OCIBase, cfg.OCIBaseImage, err = ensureDevBase(cfg.DataDir); err != nil {
+				return err
+			}
+		}
+		if err := ensureDevPublisher(ctx, cfg, time.Now()); err != nil {
+			return err
+		}
 	}
-	h, err := functions.NewSignHandler(ctx, cfg, logger)
+	signer, err := functions.NewSignHandler(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
+	h := functions.Handlers{Sign: signer}
+	var scheduled []func(context.Context)
+
+	deliver, err := functions.NewDeliverer(cfg, logger)
+	if err != nil {
+		return err
+	}
+	scheduled = append(scheduled, func(ctx context.Context) {
+		if _, err := deliver.DeliverPending(ctx); err != nil {
+			logger.Warn("notification delivery", "err", err)
+		}
+	})
+
+	if cfg.OCIBase == "" {
+		logger.Info("submission pipeline off: set TRUST_OCI_BASE and TRUST_OCI_BASE_IMAGE (or run with -dev)")
+	} else {
+		runner, err := functions.NewRunner(cfg, signer, logger)
+		if err != nil {
+			return err
+		}
+		runner.Notify = deliver.Notify
+		h.Submit = functions.NewSubmitHandler(cfg, runner, logger)
+		scheduled = append(scheduled, func(ctx context.Context) {
+			if _, err := runner.ResumeStale(ctx, runner.StaleAfter); err != nil {
+				logger.Warn("resume stale submissions", "err", err)
+			}
+		})
+		if cfg.ReviewerToken != "" {
+			if h.Review, err = functions.NewReviewHandler(cfg, runner, logger); err != nil {
+				return err
+			}
+		} else {
+			logger.Info("review function off: set TRUST_REVIEWER_TOKEN")
+		}
+	}
+	if cfg.StripeWebhookSecret != "" {
+		if h.Webhook, err = functions.NewWebhookHandler(cfg, logger); err != nil {
+			return err
+		}
+	} else {
+		logger.Info("Stripe webhook function off: set TRUST_STRIPE_WEBHOOK_SECRET")
+	}
+
 	srv := &http.Server{Addr: addr, Handler: functions.Mux(h), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
+	go schedule(ctx, every, scheduled)
 	logger.Info("functions listening", "url", fmt.Sprintf("http://%s", addr))
 	select {
 	case err := <-errc:
@@ -61,6 +120,26 @@ func run(ctx context.Context, logger *slog.Logger, addr string, dev bool) error 
 		return err
 	}
 	return nil
+}
+
+// schedule runs jobs every interval until ctx ends, as EventBridge does for
+// the Lambda deployment.
+func schedule(ctx context.Context, every time.Duration, jobs []func(context.Context)) {
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, job := range jobs {
+				job(ctx)
+			}
+		}
+	}
 }
 
 func envOr(name, def string) string {

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openagents/trust/shared/analyzers"
 	"github.com/openagents/trust/shared/scan"
 )
 
@@ -31,6 +32,7 @@ func main() {
 	verbose := flag.Bool("v", false, "list malicious skills approved and benign skills rejected or flagged")
 	explain := flag.Bool("findings", false, "with -v, also print the medium and higher findings of each listed skill")
 	perRule := flag.Bool("rules", false, "print, per rule, how many benign and malicious skills it fired on")
+	osv := flag.String("osv", os.Getenv(analyzers.EnvOSVDir), "OSV advisory directory for the dependency check (empty: none); the pipeline's other extra analyzers always run")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		*corpus = flag.Arg(0)
@@ -41,6 +43,12 @@ func main() {
 		return
 	}
 	defer f.Close()
+	// Exactly the extra analyzers the pipeline and trustctl scan run.
+	extra, err := analyzers.Default(analyzers.Options{OSVDir: *osv})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "eval:", err)
+		os.Exit(1)
+	}
 	byLabel := map[string]counts{}
 	byPrefix := map[string]counts{}
 	var misses []string
@@ -62,7 +70,7 @@ func main() {
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for i := range next {
-				r, err := scan.Scan(filepath.Join(*corpus, jobs[i].path))
+				r, err := scan.ScanWith(filepath.Join(*corpus, jobs[i].path), extra...)
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "%s: %v\n", jobs[i].path, err)
 					continue

@@ -1,0 +1,42 @@
+// Command review is the reviewer function as an AWS Lambda (HTTP API v2
+// events): the queue of flagged submissions and a reviewer's decision, after
+// which the pipeline resumes (signs or notifies).
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/openagents/trust/functions"
+	"github.com/openagents/trust/functions/lambdahttp"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	cfg := functions.ConfigFromEnv(os.Getenv)
+	fail := func(err error) {
+		logger.Error("review function: configuration", "err", err)
+		os.Exit(1)
+	}
+	signer, err := functions.NewSignHandler(context.Background(), cfg, logger)
+	if err != nil {
+		fail(err)
+	}
+	runner, err := functions.NewRunner(cfg, signer, logger)
+	if err != nil {
+		fail(err)
+	}
+	deliver, err := functions.NewDeliverer(cfg, logger)
+	if err != nil {
+		fail(err)
+	}
+	runner.Notify = deliver.Notify
+	h, err := functions.NewReviewHandler(cfg, runner, logger)
+	if err != nil {
+		fail(err)
+	}
+	lambda.Start(lambdahttp.New(h).Handle)
+}
