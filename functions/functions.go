@@ -29,6 +29,7 @@ import (
 	"github.com/openagents/trust/shared/httpapi"
 	"github.com/openagents/trust/shared/signing"
 	"github.com/openagents/trust/shared/trust"
+	"github.com/openagents/trust/shared/vuln"
 
 	// KMS providers TRUST_SIGNING_KEY may name: hashivault:// (and openbao://)
 	// for production, localkms:// for the tested local path.
@@ -196,6 +197,11 @@ func NewRunner(c Config, signer pipeline.Signer, logger *slog.Logger) (*pipeline
 	r.Catalog = c.Edge()
 	r.Signer = signer
 	r.Analyzers = extra
+	if c.OSVDatabase != "" { // the built image's packages are matched too (cached: loaded once)
+		if r.VulnDB, err = vuln.OpenCached(c.OSVDatabase, c.OSVCacheDir); err != nil {
+			return nil, fmt.Errorf("TRUST_OSV_DB: %w", err)
+		}
+	}
 	r.BaseLayout, r.BaseImage = c.OCIBase, c.OCIBaseImage
 	r.Registry = c.RegistryDest()
 	r.WorkDir = c.WorkDir

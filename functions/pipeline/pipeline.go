@@ -34,6 +34,7 @@ import (
 	"github.com/openagents/trust/shared/bundle"
 	"github.com/openagents/trust/shared/scan"
 	"github.com/openagents/trust/shared/trust"
+	"github.com/openagents/trust/shared/vuln"
 )
 
 // Catalog is the part of the edge service API the pipeline uses; the methods
@@ -64,6 +65,7 @@ type Signer interface {
 // Finding sources recorded by the pipeline.
 const (
 	SourceStatic   = "static"
+	SourceImage    = "image" // the built image's package inventory against VulnDB
 	SourceBehavior = "behavior"
 )
 
@@ -91,6 +93,7 @@ type Runner struct {
 	Signer    Signer
 	Analyzers []scan.FileAnalyzer // extra analyzers for scan.ScanWith (the dependency check…)
 	Behavior  Behavior            // behavioral analysis; nil: not run (and recorded so)
+	VulnDB    *vuln.DB            // advisories the built image's packages are matched against; nil: not matched
 
 	BaseLayout string // OCI layout directory holding the pinned base image
 	BaseImage  string // the base's digest, "sha256:…" or "name@sha256:…"

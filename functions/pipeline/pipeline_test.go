@@ -25,6 +25,7 @@ import (
 	"github.com/openagents/trust/functions/pipeline/pipelinetest"
 	"github.com/openagents/trust/shared/scan"
 	"github.com/openagents/trust/shared/trust"
+	"github.com/openagents/trust/shared/vuln"
 )
 
 // env is a Runner over the fake catalog, with the test key and a test base.
@@ -586,4 +587,40 @@ func TestResume_Behavior(t *testing.T) {
 			t.Fatalf("after recovery: %s", got.State)
 		}
 	})
+}
+
+// The built image's packages are matched against the advisory database: a
+// vulnerable package the skill vendors (under the skill's layer) scores and
+// flags the submission, though static analysis skips node_modules.
+func TestResume_ImageInventory(t *testing.T) {
+	db, err := vuln.Open("../../testdata/osv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := MustEnv(t)
+	e.r.VulnDB = db
+	files := hello(t)
+	files["node_modules/lodash/package.json"] = `{"name": "lodash", "version": "4.17.20"}`
+	sub := e.mustResume(t, e.cat.MustSubmit(t, "acme", files.TarGz(t)).ID)
+	if sub.State != trust.SubmissionFlagged {
+		t.Fatalf("state=%s decision=%s score=%d, want flagged for a vendored vulnerable lodash", sub.State, sub.Decision, sub.Score)
+	}
+	var found *trust.SubmissionFinding
+	for _, f := range sub.Findings {
+		if f.Source == pipeline.SourceImage {
+			found = f
+		}
+	}
+	if found == nil || found.RuleID != "IMG001" || !strings.Contains(found.Evidence, "GHSA-35jh-r3h4-6jhm") ||
+		found.Severity != string(scan.High) || !strings.Contains(found.File, "node_modules/lodash") {
+		t.Fatalf("image finding %+v", found)
+	}
+
+	// The fixed version passes.
+	files["node_modules/lodash/package.json"] = `{"name": "lodash", "version": "4.17.21"}`
+	files["SKILL.md"] = strings.Replace(files["SKILL.md"], "version: 1.0.0", "version: 1.0.1", 1)
+	sub = e.mustResume(t, e.cat.MustSubmit(t, "acme", files.TarGz(t)).ID)
+	if sub.State != trust.SubmissionSigned {
+		t.Fatalf("state=%s decision=%s, want signed with a fixed lodash", sub.State, sub.Decision)
+	}
 }

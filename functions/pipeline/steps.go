@@ -17,6 +17,7 @@ import (
 	"github.com/openagents/trust/shared/scan"
 	"github.com/openagents/trust/shared/skill"
 	"github.com/openagents/trust/shared/trust"
+	"github.com/openagents/trust/shared/vuln"
 )
 
 // work holds the skill folder extracted from the stored archive for the steps
@@ -161,13 +162,74 @@ func (r *Runner) build(ctx context.Context, w *work, sub *trust.Submission) (*tr
 	if err != nil {
 		return nil, asPermanent("build image", err, trust.ECONFLICT)
 	}
+	t := trust.SubmissionTransition{From: trust.SubmissionScanned, To: trust.SubmissionBuilt}
+	if r.VulnDB != nil {
+		pkgs, err := oci.Inventory(img)
+		if err != nil {
+			return nil, fmt.Errorf("inventory image: %w", err)
+		}
+		fs, points, decision := imageFindings(r.VulnDB.MatchPackages(pkgs))
+		if err := r.Catalog.ReplaceSubmissionFindings(ctx, sub.ID, SourceImage, fs); err != nil {
+			return nil, fmt.Errorf("record image findings of %s: %w", sub.ID, err)
+		}
+		if points > 0 {
+			score := sub.Score + points
+			t.Score, t.Decision = &score, string(worse(scan.Decision(sub.Decision), decision))
+		}
+	}
 	imageDigest, err := r.push(ctx, img)
 	if err != nil {
 		return nil, fmt.Errorf("push image: %w", err)
 	}
-	return r.move(ctx, sub.ID, trust.SubmissionTransition{
-		From: trust.SubmissionScanned, To: trust.SubmissionBuilt, ImageDigest: imageDigest,
-	})
+	t.ImageDigest = imageDigest
+	return r.move(ctx, sub.ID, t)
+}
+
+// imageFindings turns the advisories matching the image's packages into
+// findings. A package the skill's own layer installs (under oci.Prefix: a
+// vendored node_modules or site-packages) is the publisher's: it scores like a
+// static finding (a known-malicious package is critical; an advisory without
+// a severity counts as medium) and can flag or reject. A package of the pinned
+// base image is the platform's to update: it is recorded at info severity and
+// never changes the decision.
+func imageFindings(matches []vuln.PackageMatch) (fs []*trust.SubmissionFinding, points int, decision scan.Decision) {
+	worst := map[string]int{} // per advisory, its points
+	for _, m := range matches {
+		sev := m.Advisory.Severity
+		if m.Advisory.Malicious {
+			sev = scan.Critical
+		} else if sev == "" {
+			sev = scan.Medium
+		}
+		p := m.Package
+		why := fmt.Sprintf("%s %s %s is affected by %s", p.Ecosystem, p.Name, p.Version, m.Advisory.ID)
+		if m.Advisory.Malicious {
+			why = fmt.Sprintf("%s %s %s is a known-malicious package (%s)", p.Ecosystem, p.Name, p.Version, m.Advisory.ID)
+		}
+		if !strings.HasPrefix(strings.TrimPrefix(p.Path, "/"), oci.Prefix) {
+			why += "; in the pinned base image, the platform's to update"
+			sev = scan.Info
+		} else {
+			worst[m.Advisory.ID] = max(worst[m.Advisory.ID], sev.Points())
+		}
+		fs = append(fs, &trust.SubmissionFinding{Source: SourceImage, RuleID: "IMG001", Category: scan.CatDependencies,
+			Severity: string(sev), File: p.Path, Evidence: truncate(m.Advisory.ID+" "+m.Advisory.Summary, 200), Why: why})
+	}
+	for _, p := range worst {
+		points += p
+	}
+	return fs, points, decisionFor(points)
+}
+
+// decisionFor is the decision a score alone gives (scan's thresholds).
+func decisionFor(points int) scan.Decision {
+	switch {
+	case points >= scan.RejectScore:
+		return scan.Reject
+	case points >= scan.FlagScore:
+		return scan.Flag
+	}
+	return scan.Approve
 }
 
 // layoutLocks serializes pushes to one OCI layout directory within this
