@@ -23,7 +23,7 @@ CACHE_BIN      := $(CURDIR)/.cache/bin
 LITEFS         := $(CACHE_BIN)/litefs
 export TRUST_LITEFS_BIN := $(LITEFS)
 
-.PHONY: all build lambda run run-cluster test test-unit test-integration bench bench-cluster fuzz vet fmt-check clean litefs fuse
+.PHONY: all build lambda run run-cluster test test-unit test-integration bench bench-cluster fuzz vet fmt-check clean litefs fuse sshd
 
 all: build
 
@@ -40,7 +40,7 @@ lambda:
 run: build
 	TRUST_DATA_DIR=$(DATA) ./infra/local/run.sh
 
-test: vet fmt-check build litefs test-unit test-integration
+test: vet fmt-check build litefs sshd test-unit test-integration
 
 # fuse3 provides fusermount3, which LiteFS mounts and unmounts with.
 fuse:
@@ -49,6 +49,13 @@ fuse:
 		apt-get install -y fuse3 >/dev/null || { apt-get update >/dev/null && apt-get install -y fuse3 >/dev/null; }; }
 
 litefs: fuse $(LITEFS)
+
+# OpenSSH's server for the SSH tool's integration tests (they start their own
+# sshd on a loopback port; no daemon is enabled by the package).
+sshd:
+	@test -x /usr/sbin/sshd || { \
+		echo "installing openssh-server (apt-get)"; \
+		apt-get install -y openssh-server >/dev/null || { apt-get update >/dev/null && apt-get install -y openssh-server >/dev/null; }; }
 
 $(LITEFS):
 	@echo "installing litefs $(LITEFS_VERSION) into $(CACHE_BIN) (about a minute, once)"
@@ -95,4 +102,18 @@ clean:
 CORPUS ?= ../shared/corpus/skills
 .PHONY: eval
 eval:
-	$(GO) run ./shared/scan/cmd/eval -corpus $(CORPUS)
+	$(GO) run ./shared/scan/cmd/eval -corpus $(CORPUS) $(if $(OSV),-osv $(OSV))
+
+# Dependency-scan evaluation on a real OSV database (read only; see docs/dependencies.md):
+# an affected pin of each advisory must be found, a fixed pin must not.
+OSV_EVAL ?= ../shared/osv/pypa-advisory-database/vulns
+.PHONY: eval-osv
+eval-osv:
+	$(GO) run ./shared/vuln/cmd/osv-eval -n 3000 $(OSV_EVAL)
+
+# Prompt-injection flagging of the runtime guard on a labelled text corpus (read only;
+# see docs/guard.md). CORPUS on the command line overrides the default here.
+.PHONY: eval-injection
+eval-injection: CORPUS = ../shared/corpus/injection
+eval-injection:
+	$(GO) run ./shared/guard/cmd/eval-injection -rounds 10 $(CORPUS)

@@ -77,6 +77,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: osv-eval [-n N] [-seed S] [-v] OSV_DIR")
 		os.Exit(2)
 	}
+	if _, err := os.Stat(flag.Arg(0)); err != nil {
+		fmt.Printf("osv-eval: skipped: OSV database not found at %s (%v)\n", flag.Arg(0), err)
+		return
+	}
 	if err := run(flag.Arg(0), *n, *seed, *verbose); err != nil {
 		fmt.Fprintln(os.Stderr, "osv-eval:", err)
 		os.Exit(1)
