@@ -122,7 +122,9 @@ func hello(tb testing.TB) pipelinetest.Files {
 
 func TestSubmit_OK(t *testing.T) {
 	e := MustEnv(t)
-	archive := hello(t).TarGz(t)
+	files := hello(t)
+	files["scripts/pretty.sh"] = "#!/bin/sh\njq . forecast.json\n" // jq is not declared: a low finding to answer
+	archive := files.TarGz(t)
 	rec := e.post(t, acmeToken, "application/gzip", archive)
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)

@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -226,4 +227,32 @@ func TestScanConcurrent(t *testing.T) {
 		}
 	}
 	wg.Wait()
+}
+
+// Shell builtins execute no program: only real programs count against
+// permissions.exec.
+func TestScanUndeclaredExecSkipsBuiltins(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "SKILL.md"), "---\nname: b\nversion: 1.0.0\ndescription: d\n---\nRun `sh run.sh`.\n")
+	writeFile(t, filepath.Join(dir, "run.sh"), "#!/bin/sh\nset -eu\nif [ -n \"$1\" ]; then echo hi; fi\ncd /tmp && printf '%s\\n' x\njq . data.json\nexit 0\n")
+	r, err := Scan(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progs []string
+	for _, f := range r.Findings {
+		if f.RuleID == "UD002" {
+			progs = append(progs, f.Evidence)
+		}
+	}
+	if len(progs) != 1 || !strings.Contains(progs[0], "jq") {
+		t.Fatalf("UD002 for %q, want only jq", progs)
+	}
+}
+
+func writeFile(tb testing.TB, path, body string) {
+	tb.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		tb.Fatal(err)
+	}
 }

@@ -280,12 +280,23 @@ func (s *scanner) url(name string, line int, u string) {
 }
 
 func (s *scanner) exec(name string, line int, prog string) {
-	if prog == "" {
+	if prog == "" || shellBuiltins[prog] {
 		return
 	}
 	if _, ok := s.execs[prog]; !ok {
 		s.execs[prog] = Finding{File: name, Line: line, Evidence: prog}
 	}
+}
+
+// shellBuiltins run inside the shell and execute no program, so they are not
+// "programs the skill executes" for permissions.exec. (eval, exec, source and
+// command do run something: the shell analyzer looks at what they run.)
+var shellBuiltins = map[string]bool{
+	":": true, "[": true, "[[": true, "alias": true, "break": true, "cd": true, "continue": true,
+	"declare": true, "echo": true, "exit": true, "export": true, "false": true, "getopts": true,
+	"let": true, "local": true, "printf": true, "pwd": true, "read": true, "readonly": true,
+	"return": true, "set": true, "shift": true, "test": true, "trap": true, "true": true,
+	"type": true, "typeset": true, "umask": true, "unset": true, "wait": true,
 }
 
 // archivePassword finds a downloaded archive and a password within a few lines.
