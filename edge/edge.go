@@ -19,6 +19,8 @@ import (
 	"github.com/openagents/trust/edge/api"
 	"github.com/openagents/trust/edge/litefs"
 	"github.com/openagents/trust/edge/sqlite"
+	"github.com/openagents/trust/shared/seal"
+	"github.com/openagents/trust/shared/trust"
 )
 
 // Defaults and environment variables of the configuration.
@@ -29,6 +31,10 @@ const (
 	EnvDataDir      = "TRUST_DATA_DIR"
 	EnvAddr         = "TRUST_EDGE_ADDR"
 	EnvServiceToken = "TRUST_SERVICE_TOKEN"
+
+	// EnvKEKFile names the key-encryption key file that seals API keys
+	// (shared/seal); without it the API-key routes answer 503.
+	EnvKEKFile = "TRUST_KEK_FILE"
 
 	// Replication on LiteFS (replication.go).
 	EnvLiteFSURL   = "TRUST_LITEFS_URL"
@@ -69,6 +75,13 @@ type Config struct {
 	// committed elsewhere (LiteFS replication); writes through this node move
 	// the version at once. Zero checks on every request. See sqlite.DB.VersionPoll.
 	VersionPoll time.Duration
+
+	// KEKFile is the key-encryption key that seals API keys: 32 random
+	// bytes in base64, mode 0600. Empty leaves API keys unavailable.
+	KEKFile string
+
+	// TokensPerHour is each Machine's usage limit (trust.DefaultTokensPerHour).
+	TokensPerHour int64
 }
 
 // DBPath returns the path of the catalog database.
@@ -112,7 +125,8 @@ type Main struct {
 // NewMain returns a Main with the default configuration.
 func NewMain() *Main {
 	return &Main{
-		Config: Config{DataDir: DefaultDataDir, Addr: DefaultAddr, Replication: ReplicationConfig{MinReplicas: 1}, VersionPoll: DefaultVersionPoll},
+		Config: Config{DataDir: DefaultDataDir, Addr: DefaultAddr, Replication: ReplicationConfig{MinReplicas: 1}, VersionPoll: DefaultVersionPoll,
+			TokensPerHour: trust.DefaultTokensPerHour},
 		Logger: slog.Default(),
 		Getenv: os.Getenv,
 		Stderr: os.Stderr,
@@ -129,6 +143,9 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 	if v := m.Getenv(EnvAddr); v != "" {
 		m.Config.Addr = v
 	}
+	if v := m.Getenv(EnvKEKFile); v != "" {
+		m.Config.KEKFile = v
+	}
 
 	fs := flag.NewFlagSet("trust-edge", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
@@ -136,6 +153,8 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 	fs.StringVar(&m.Config.Addr, "addr", m.Config.Addr, "HTTP listen address (env "+EnvAddr+")")
 	m.replicationFlags(fs)
 	fs.DurationVar(&m.Config.VersionPoll, "catalog-version-poll", m.Config.VersionPoll, "how often cached reads check for replicated changes (0: on every request)")
+	fs.StringVar(&m.Config.KEKFile, "kek-file", m.Config.KEKFile, "key-encryption key file sealing API keys (env "+EnvKEKFile+")")
+	fs.Int64Var(&m.Config.TokensPerHour, "tokens-per-hour", m.Config.TokensPerHour, "usage limit of each Machine over the last hour")
 	tokenFile := fs.String("service-token-file", "", "file holding the service credential (instead of env "+EnvServiceToken+")")
 	if err := m.replicationEnv(); err != nil {
 		return err
@@ -210,10 +229,37 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Server.PublisherService = sqlite.NewPublisherService(m.DB)
 	m.Server.SubmissionService = sqlite.NewSubmissionService(m.DB)
 	m.Server.Replication = m.replication()
+	if err := m.wireAPIKeys(); err != nil {
+		return err
+	}
 	if err := m.Server.Open(); err != nil {
 		return err
 	}
 	m.Logger.Info("edge node serving", "url", m.Server.URL(), "catalog", m.Config.DBPath())
+	return nil
+}
+
+// wireAPIKeys gives the server the API-key services: sealing needs the KEK
+// file (refused unless mode 0600); metering is always on, so a tenant
+// without credits is refused.
+func (m *Main) wireAPIKeys() error {
+	var sealer *seal.Sealer
+	if m.Config.KEKFile != "" {
+		kek, err := seal.OpenFileKEK(m.Config.KEKFile)
+		if err != nil {
+			return err
+		}
+		sealer = seal.New(kek)
+	}
+	m.Server.APIKeyService = sqlite.NewAPIKeyService(m.DB, sealer)
+	m.Server.UserKeys = sqlite.NewUserKeyStore(sealer)
+	m.Server.SSH = sqlite.NewSSHStore(sealer) // SSH credentials share the KEK (docs/ssh.md)
+	meter := sqlite.NewMeter(m.DB)
+	meter.Logger = m.Logger
+	if m.Config.TokensPerHour > 0 {
+		meter.TokensPerHour = m.Config.TokensPerHour
+	}
+	m.Server.Meter = meter
 	return nil
 }
 

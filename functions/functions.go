@@ -20,7 +20,9 @@ import (
 
 	"github.com/openagents/trust/functions/notify"
 	"github.com/openagents/trust/functions/pipeline"
+	"github.com/openagents/trust/functions/provision"
 	"github.com/openagents/trust/functions/review"
+	"github.com/openagents/trust/functions/rotate"
 	"github.com/openagents/trust/functions/sign"
 	"github.com/openagents/trust/functions/submit"
 	"github.com/openagents/trust/functions/webhook"
@@ -56,6 +58,7 @@ type Config struct {
 
 	ReviewerToken       string // TRUST_REVIEWER_TOKEN: the reviewer credential (review function)
 	StripeWebhookSecret string // TRUST_STRIPE_WEBHOOK_SECRET: the Stripe endpoint's signing secret (webhook function)
+	APIKeyOverlap       string // TRUST_API_KEY_OVERLAP: how long a rotated-out API key version stays valid (rotate function)
 }
 
 // MinCredentialLength is the shortest credential accepted from configuration.
@@ -79,11 +82,13 @@ func ConfigFromEnv(getenv func(string) string) Config {
 
 		ReviewerToken:       strings.TrimSpace(getenv("TRUST_REVIEWER_TOKEN")),
 		StripeWebhookSecret: strings.TrimSpace(getenv("TRUST_STRIPE_WEBHOOK_SECRET")),
+		APIKeyOverlap:       strings.TrimSpace(getenv("TRUST_API_KEY_OVERLAP")),
 	}
 }
 
-// Validate reports missing or weak settings by name, never by value.
-func (c Config) Validate() error {
+// ValidateEdge reports a missing or weak edge setting: what a function that
+// only talks to the edge (webhook, notify, rotate) needs.
+func (c Config) ValidateEdge() error {
 	switch {
 	case c.EdgeURL == "":
 		return fmt.Errorf("TRUST_EDGE_URL is not set")
@@ -91,6 +96,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("TRUST_EDGE_URL: %s", trust.ErrorMessage(httpapi.CheckBaseURL(c.EdgeURL)))
 	case len(c.ServiceToken) < MinCredentialLength:
 		return fmt.Errorf("TRUST_SERVICE_TOKEN must be set, at least %d characters", MinCredentialLength)
+	}
+	return nil
+}
+
+// Validate reports missing or weak settings by name, never by value.
+func (c Config) Validate() error {
+	if err := c.ValidateEdge(); err != nil {
+		return err
+	}
+	switch {
 	case len(c.OperatorToken) < MinCredentialLength:
 		return fmt.Errorf("TRUST_OPERATOR_TOKEN must be set, at least %d characters", MinCredentialLength)
 	case c.SigningKey == "":
@@ -244,7 +259,7 @@ func NewReviewHandler(c Config, resumer review.Resumer, logger *slog.Logger) (*r
 
 // NewWebhookHandler builds the Stripe Connect KYC webhook function.
 func NewWebhookHandler(c Config, logger *slog.Logger) (*webhook.Handler, error) {
-	if err := c.Validate(); err != nil {
+	if err := c.ValidateEdge(); err != nil {
 		return nil, err
 	} else if c.StripeWebhookSecret == "" {
 		return nil, fmt.Errorf("TRUST_STRIPE_WEBHOOK_SECRET is not set (the endpoint's signing secret, whsec_…)")
@@ -258,7 +273,7 @@ func NewWebhookHandler(c Config, logger *slog.Logger) (*webhook.Handler, error) 
 
 // NewDeliverer builds the notification delivery (publisher webhooks).
 func NewDeliverer(c Config, logger *slog.Logger) (*notify.Deliverer, error) {
-	if err := c.Validate(); err != nil {
+	if err := c.ValidateEdge(); err != nil {
 		return nil, err
 	}
 	d := notify.NewDeliverer()
@@ -267,13 +282,41 @@ func NewDeliverer(c Config, logger *slog.Logger) (*notify.Deliverer, error) {
 	return d, nil
 }
 
+// NewRotateHandler builds the monthly API-key rotation (an EventBridge
+// schedule). TRUST_API_KEY_OVERLAP (a Go duration, default 72h) is how long a
+// replaced key version stays valid. The provider key source is
+// rotate.ProviderAdmin, which does not create provider keys yet
+// (docs/apikeys.md): a run reports that per provider and changes nothing.
+func NewRotateHandler(c Config, logger *slog.Logger) (*rotate.Handler, error) {
+	if err := c.ValidateEdge(); err != nil {
+		return nil, err
+	}
+	h := rotate.NewHandler(c.Edge(), rotate.ProviderAdmin{})
+	h.Logger = logger
+	if c.APIKeyOverlap != "" {
+		d, err := time.ParseDuration(c.APIKeyOverlap)
+		if err != nil || d <= 0 || d > 2160*time.Hour {
+			return nil, fmt.Errorf("TRUST_API_KEY_OVERLAP: want a duration between 1s and 2160h, like 72h")
+		}
+		h.Overlap = d
+	}
+	return h, nil
+}
+
+// NewProvisionHandler builds the provisioning function from its own
+// environment (FLY_API_TOKEN, TRUST_FLY_ORG, … : docs/provisioning.md).
+func NewProvisionHandler(ctx context.Context, logger *slog.Logger) (*provision.Handler, error) {
+	return provision.ConfigFromEnv(os.Getenv).NewHandler(ctx, logger)
+}
+
 // Handlers are the function handlers one local server serves; nil ones are
 // left out.
 type Handlers struct {
-	Sign    http.Handler // POST /v1/sign
-	Submit  http.Handler // POST /v1/submissions, GET /v1/submissions/{id}
-	Review  http.Handler // /v1/review/…
-	Webhook http.Handler // POST /v1/webhooks/stripe
+	Sign      http.Handler // POST /v1/sign
+	Submit    http.Handler // POST /v1/submissions, GET /v1/submissions/{id}
+	Review    http.Handler // /v1/review/…
+	Webhook   http.Handler // POST /v1/webhooks/stripe
+	Provision http.Handler // /v1/provision/…
 }
 
 // Mux serves every function on one HTTP server, as `trust-functions` does
@@ -288,6 +331,7 @@ func Mux(h Handlers) *http.ServeMux {
 		{[]string{"/v1/submissions", "/v1/submissions/"}, h.Submit},
 		{[]string{"/v1/review/"}, h.Review},
 		{[]string{"/v1/webhooks/"}, h.Webhook},
+		{[]string{"/v1/provision/"}, h.Provision},
 	} {
 		if r.h == nil {
 			continue

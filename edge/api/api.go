@@ -72,6 +72,16 @@ type Server struct {
 
 	// KeyringWatch serves GET /v1/keyring/watch; its zero value is ready.
 	KeyringWatch KeyringWatch
+
+	// API keys (apikey.go): platform key versions, tenants' own keys and
+	// metering. nil answers their routes 503; a nil Meter leaves usage
+	// reports unmetered.
+	APIKeyService trust.APIKeyService
+	UserKeys      trust.UserKeyStore
+	Meter         trust.Meter
+
+	// SSH is the SSH credential store (ssh.go); nil answers its routes 503.
+	SSH trust.SSHStore
 }
 
 // NewServer returns a Server with defaults and its routes; set the services
@@ -109,6 +119,8 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /v1/service/machines/{id}/revoke-tokens", s.requireService(s.handleMachineTokensRevoke))
 	s.tenantRoutes() // tenant.go
 	s.submissionRoutes()
+	s.apiKeyRoutes() // apikey.go
+	s.sshRoutes()    // ssh.go
 }
 
 // Open checks the configuration, listens on Addr and serves in the background.

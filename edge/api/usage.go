@@ -18,10 +18,15 @@ func (s *Server) handleUsageRecordCreate(w http.ResponseWriter, r *http.Request,
 		s.error(w, r, err)
 		return
 	}
-	rec, created, err := ts.CreateUsageRecord(r.Context(), &trust.UsageRecord{
+	in := &trust.UsageRecord{
 		SessionID: req.SessionID, Model: req.Model, InputTokens: req.InputTokens,
 		OutputTokens: req.OutputTokens, IdempotencyKey: req.IdempotencyKey,
-	})
+	}
+	if s.Meter != nil {
+		s.reportMeteredUsage(w, r, ts, in)
+		return
+	}
+	rec, created, err := ts.CreateUsageRecord(r.Context(), in)
 	if err != nil {
 		s.error(w, r, err)
 		return
@@ -31,6 +36,30 @@ func (s *Server) handleUsageRecordCreate(w http.ResponseWriter, r *http.Request,
 		status = http.StatusCreated
 	}
 	httpapi.WriteJSON(w, status, edgeapi.UsageResponse{UsageRecord: *rec, Created: created})
+}
+
+// reportMeteredUsage records usage through the meter: credits deducted once
+// per record, the Machine's hourly limit (429), a suspended Machine or a
+// tenant without credits refused (403); a report that suspends the Machine
+// is still recorded and says so.
+func (s *Server) reportMeteredUsage(w http.ResponseWriter, r *http.Request, ts trust.TenantStore, in *trust.UsageRecord) {
+	rep, err := s.Meter.ReportUsage(r.Context(), ts, in)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if rep.Suspended {
+		s.logger().Warn("machine suspended on usage anomaly", "tenant_id", rep.Record.TenantID, "machine_id", rep.Record.MachineID,
+			"tokens", rep.Record.InputTokens+rep.Record.OutputTokens)
+	}
+	status := http.StatusOK
+	if rep.Created {
+		status = http.StatusCreated
+	}
+	httpapi.WriteJSON(w, status, edgeapi.MeteredUsageResponse{
+		UsageResponse: edgeapi.UsageResponse{UsageRecord: *rep.Record, Created: rep.Created},
+		Charged:       rep.Charged, Balance: rep.Balance, Suspended: rep.Suspended,
+	})
 }
 
 // handleUsageRecordsFind answers GET /v1/tenant/usage?limit=&offset=.

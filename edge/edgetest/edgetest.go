@@ -14,6 +14,7 @@ import (
 	"github.com/openagents/trust/edge/api"
 	"github.com/openagents/trust/edge/sqlite"
 	"github.com/openagents/trust/shared/edgeapi"
+	"github.com/openagents/trust/shared/seal"
 )
 
 // ServiceToken is the test service credential. It is a canary: tests check it
@@ -25,11 +26,30 @@ type Edge struct {
 	DB     *sqlite.DB
 	Server *api.Server
 	Logs   *Buffer
+
+	// Meter meters usage reports; only MustOpenMetered attaches it.
+	Meter *sqlite.Meter
 }
 
+// KEK is the key-encryption key of test nodes: fixed bytes, for tests only.
+var KEK = bytes.Repeat([]byte{0x6b}, seal.KeySize)
+
 // MustOpen starts an edge node. With a non-nil now, the catalog and the server
-// read that clock instead of the real one. It stops when the test ends.
+// read that clock instead of the real one. It stops when the test ends. API
+// keys are sealed with KEK; usage reports are not metered.
 func MustOpen(tb testing.TB, now func() time.Time) *Edge {
+	tb.Helper()
+	return mustOpen(tb, now, false)
+}
+
+// MustOpenMetered is MustOpen with metering on: usage reports spend credits,
+// obey Edge.Meter's limits and may suspend a Machine.
+func MustOpenMetered(tb testing.TB, now func() time.Time) *Edge {
+	tb.Helper()
+	return mustOpen(tb, now, true)
+}
+
+func mustOpen(tb testing.TB, now func() time.Time, metered bool) *Edge {
 	tb.Helper()
 	db := sqlite.NewDB(filepath.Join(tb.TempDir(), "catalog.db"))
 	if now != nil {
@@ -53,6 +73,19 @@ func MustOpen(tb testing.TB, now func() time.Time) *Edge {
 	s.Tenancy = sqlite.NewTenancy(db, ServiceToken)
 	s.PublisherService = sqlite.NewPublisherService(db)
 	s.SubmissionService = sqlite.NewSubmissionService(db)
+	kek, err := seal.NewFileKEK(KEK)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.APIKeyService = sqlite.NewAPIKeyService(db, seal.New(kek))
+	s.UserKeys = sqlite.NewUserKeyStore(seal.New(kek))
+	s.SSH = sqlite.NewSSHStore(seal.New(kek))
+	var meter *sqlite.Meter
+	if metered {
+		meter = sqlite.NewMeter(db)
+		meter.Logger = s.Logger
+		s.Meter = meter
+	}
 	if err := s.Open(); err != nil {
 		db.Close()
 		tb.Fatal(err)
@@ -61,7 +94,7 @@ func MustOpen(tb testing.TB, now func() time.Time) *Edge {
 		s.Close()
 		db.Close()
 	})
-	return &Edge{DB: db, Server: s, Logs: logs}
+	return &Edge{DB: db, Server: s, Logs: logs, Meter: meter}
 }
 
 // URL is the node's base URL.

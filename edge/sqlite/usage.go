@@ -54,16 +54,33 @@ func (s *TenantStore) CreateUsageRecord(ctx context.Context, u *trust.UsageRecor
 		}
 		return prev[0], false, nil
 	}
-	id, err := newID("usg_")
-	if err != nil {
+	if err := insertUsageRecord(ctx, tx, tenantID, &in); err != nil {
 		return nil, false, err
 	}
-	in.ID, in.TenantID, in.CreatedAt = id, tenantID, tx.now
-	if _, err := tx.ExecContext(ctx, `INSERT INTO usage_records (`+usageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		in.ID, tenantID, in.MachineID, in.SessionID, in.Model, in.InputTokens, in.OutputTokens, in.IdempotencyKey, formatTime(tx.now)); err != nil {
-		return nil, false, fmt.Errorf("insert usage record: %w", err)
-	}
 	return &in, true, tx.Commit()
+}
+
+// findUsageByKey returns the tenant's record with an idempotency key, or nil.
+func findUsageByKey(ctx context.Context, tx *Tx, tenantID, key string) (*trust.UsageRecord, error) {
+	prev, err := queryUsageRecords(ctx, tx, `SELECT `+usageColumns+` FROM usage_records WHERE tenant_id = ? AND idempotency_key = ?`, tenantID, key)
+	if err != nil || len(prev) == 0 {
+		return nil, err
+	}
+	return prev[0], nil
+}
+
+// insertUsageRecord records u for a tenant, setting its ID, tenant and time.
+func insertUsageRecord(ctx context.Context, tx *Tx, tenantID string, u *trust.UsageRecord) error {
+	id, err := newID("usg_")
+	if err != nil {
+		return err
+	}
+	u.ID, u.TenantID, u.CreatedAt = id, tenantID, tx.now
+	if _, err := tx.ExecContext(ctx, `INSERT INTO usage_records (`+usageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, tenantID, u.MachineID, u.SessionID, u.Model, u.InputTokens, u.OutputTokens, u.IdempotencyKey, formatTime(tx.now)); err != nil {
+		return fmt.Errorf("insert usage record: %w", err)
+	}
+	return nil
 }
 
 // FindUsageRecords returns the tenant's usage records, oldest first.

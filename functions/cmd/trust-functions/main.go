@@ -103,6 +103,14 @@ func run(ctx context.Context, logger *slog.Logger, addr string, dev bool, every 
 		logger.Info("Stripe webhook function off: set TRUST_STRIPE_WEBHOOK_SECRET")
 	}
 
+	if os.Getenv("FLY_API_TOKEN") != "" {
+		if h.Provision, err = functions.NewProvisionHandler(ctx, logger); err != nil {
+			return err
+		}
+	} else {
+		logger.Info("provisioning function off: set FLY_API_TOKEN (docs/provisioning.md)")
+	}
+
 	srv := &http.Server{Addr: addr, Handler: functions.Mux(h), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second}
 	errc := make(chan error, 1)

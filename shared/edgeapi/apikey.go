@@ -1,0 +1,199 @@
+package edgeapi
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/openagents/trust/shared/trust"
+)
+
+// API keys (docs/apikeys.md): the service manages platform key versions and
+// tenants' credits; users store their own keys; a Machine asks which key
+// version is current and reports metered usage. A raw key travels only in a
+// request body that stores it, never in a response.
+
+// APIKeyVersionRequest is the body of
+// POST /v1/service/api-keys/{provider}/versions. Key is the raw key: the edge
+// seals it at once and never returns it.
+type APIKeyVersionRequest struct {
+	Key            string `json:"key"`
+	Period         string `json:"period,omitempty"`
+	OverlapSeconds int64  `json:"overlap_seconds,omitempty"`
+}
+
+// APIKeyVersionResponse is the answer to an APIKeyVersionRequest: the version
+// without its key, and whether this request created it (false when the
+// period already had one).
+type APIKeyVersionResponse struct {
+	trust.APIKeyVersion
+	Created bool `json:"created"`
+}
+
+// APIKeyVersionsResponse is the body of GET /v1/service/api-keys/{provider}/versions
+// and of POST /v1/service/api-keys/{provider}/retire (the versions retired).
+type APIKeyVersionsResponse struct {
+	Versions []*trust.APIKeyVersion `json:"versions"`
+}
+
+// Key sources of a Machine.
+const (
+	KeySourcePlatform = "platform"
+	KeySourceUser     = "user"
+)
+
+// KeyVersionResponse is the body of GET /v1/tenant/key-version/{provider}:
+// which key a Machine should hold — the tenant's own when it set one, the
+// platform's otherwise — by version number only. Machines poll it and ask
+// provisioning for the key when it moves.
+type KeyVersionResponse struct {
+	Provider string `json:"provider"`
+	Source   string `json:"source"`
+	Version  int    `json:"version"`
+}
+
+// UserAPIKeyRequest is the body of PUT /v1/tenant/user-keys/{provider}.
+type UserAPIKeyRequest struct {
+	Key string `json:"key"`
+}
+
+// UserAPIKeysResponse is the body of GET /v1/tenant/user-keys.
+type UserAPIKeysResponse struct {
+	Keys []*trust.UserAPIKey `json:"keys"`
+}
+
+// CreditGrantRequest is the body of POST /v1/service/tenants/{id}/credits.
+type CreditGrantRequest struct {
+	Amount         int64  `json:"amount"`
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
+// MeteredUsageResponse is the answer to POST /v1/tenant/usage on a metered
+// edge: the stored record and what it cost.
+type MeteredUsageResponse struct {
+	UsageResponse
+	Charged   int64 `json:"charged"`
+	Balance   int64 `json:"balance"`
+	Suspended bool  `json:"suspended"`
+}
+
+// CreateAPIKeyVersion stores a new platform key version (service
+// credential). created=false when req.Period already has a version.
+func (c *Client) CreateAPIKeyVersion(ctx context.Context, provider string, req APIKeyVersionRequest) (*trust.APIKeyVersion, bool, error) {
+	var out APIKeyVersionResponse
+	if err := c.do(ctx, http.MethodPost, apiKeyPath(provider)+"/versions", req, &out); err != nil {
+		return nil, false, err
+	}
+	return &out.APIKeyVersion, out.Created, nil
+}
+
+// FindAPIKeyVersions lists a provider's versions, newest first (service
+// credential).
+func (c *Client) FindAPIKeyVersions(ctx context.Context, provider string) ([]*trust.APIKeyVersion, error) {
+	var out APIKeyVersionsResponse
+	if err := c.do(ctx, http.MethodGet, apiKeyPath(provider)+"/versions", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Versions, nil
+}
+
+// RetireAPIKeyVersions retires the provider's versions whose overlap window
+// has passed and returns them (service credential).
+func (c *Client) RetireAPIKeyVersions(ctx context.Context, provider string) ([]*trust.APIKeyVersion, error) {
+	var out APIKeyVersionsResponse
+	if err := c.do(ctx, http.MethodPost, apiKeyPath(provider)+"/retire", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Versions, nil
+}
+
+// FindKeyVersion returns the key version a Machine should hold (Machine
+// token).
+func (c *Client) FindKeyVersion(ctx context.Context, provider string) (*KeyVersionResponse, error) {
+	var out KeyVersionResponse
+	if err := c.do(ctx, http.MethodGet, "/v1/tenant/key-version/"+url.PathEscape(provider), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// PutUserAPIKey stores the tenant's own key for a provider (user session).
+func (c *Client) PutUserAPIKey(ctx context.Context, provider, key string) (*trust.UserAPIKey, error) {
+	var out trust.UserAPIKey
+	if err := c.do(ctx, http.MethodPut, userKeyPath(provider), UserAPIKeyRequest{Key: key}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// FindUserAPIKeys lists the tenant's own keys, without secrets (user session).
+func (c *Client) FindUserAPIKeys(ctx context.Context) ([]*trust.UserAPIKey, error) {
+	var out UserAPIKeysResponse
+	if err := c.do(ctx, http.MethodGet, "/v1/tenant/user-keys", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Keys, nil
+}
+
+// DeleteUserAPIKey removes the tenant's own key for a provider (user session).
+func (c *Client) DeleteUserAPIKey(ctx context.Context, provider string) error {
+	var out DeleteResponse
+	return c.do(ctx, http.MethodDelete, userKeyPath(provider), nil, &out)
+}
+
+// GrantCredits adds credits to a tenant once per idempotency key (service
+// credential).
+func (c *Client) GrantCredits(ctx context.Context, tenantID string, amount int64, idempotencyKey string) (*trust.CreditAccount, error) {
+	var out trust.CreditAccount
+	if err := c.do(ctx, http.MethodPost, tenantPath(tenantID)+"/credits", CreditGrantRequest{Amount: amount, IdempotencyKey: idempotencyKey}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// FindCreditAccount returns a tenant's balance (service credential).
+func (c *Client) FindCreditAccount(ctx context.Context, tenantID string) (*trust.CreditAccount, error) {
+	var out trust.CreditAccount
+	if err := c.do(ctx, http.MethodGet, tenantPath(tenantID)+"/credits", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// FindMachineMeter returns a Machine's metering state (service credential).
+func (c *Client) FindMachineMeter(ctx context.Context, tenantID, machineID string) (*trust.MachineMeter, error) {
+	var out trust.MachineMeter
+	if err := c.do(ctx, http.MethodGet, meterPath(tenantID, machineID), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// UnsuspendMachine clears a Machine's suspension (service credential).
+func (c *Client) UnsuspendMachine(ctx context.Context, tenantID, machineID string) (*trust.MachineMeter, error) {
+	var out trust.MachineMeter
+	if err := c.do(ctx, http.MethodPost, meterPath(tenantID, machineID)+"/unsuspend", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ReportUsage reports a session's usage to a metered edge (Machine token).
+func (c *Client) ReportUsage(ctx context.Context, req UsageRequest) (*MeteredUsageResponse, error) {
+	var out MeteredUsageResponse
+	if err := c.do(ctx, http.MethodPost, "/v1/tenant/usage", req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// apiKeyPath returns the service path of a provider's platform key.
+func apiKeyPath(provider string) string { return "/v1/service/api-keys/" + url.PathEscape(provider) }
+
+// userKeyPath returns the tenant path of a provider's user key.
+func userKeyPath(provider string) string { return "/v1/tenant/user-keys/" + url.PathEscape(provider) }
+
+// meterPath returns the service path of a Machine's meter.
+func meterPath(tenantID, machineID string) string {
+	return tenantPath(tenantID) + "/meters/" + url.PathEscape(machineID)
+}
