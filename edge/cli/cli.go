@@ -62,6 +62,7 @@ func commands() []command {
 		{"submit", "submit a skill folder to the pipeline (publisher token)", runSubmit},
 		{"status", "show a submission's state, decision and findings", runStatus},
 		{"guard", "runtime guard: scan-text flags injection patterns in JSON Lines", runGuard},
+		{"detonate", "run a skill in the behavioral sandbox and report what it did", runDetonate},
 	}
 }
 

@@ -1,0 +1,459 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/openagents/trust/shared/scan"
+	"github.com/openagents/trust/shared/trust"
+)
+
+// observations is what the sandbox init sends back: raw events, before
+// analysis. Payload bytes may hold canary values; they never leave this
+// package unredacted.
+type observations struct {
+	Error    string        `json:"error,omitempty"`
+	Entries  []EntryResult `json:"entries"`
+	Execs    []Exec        `json:"execs"`
+	Net      []netRaw      `json:"net"`
+	DNS      []DNSQuery    `json:"dns"`
+	HTTP     []httpRaw     `json:"http"`
+	Files    []FileEffect  `json:"files"`
+	Written  []written     `json:"written"`
+	Limits   []LimitHit    `json:"limits"`
+	Evasions []string      `json:"evasions"`
+}
+
+type netRaw struct {
+	NetAttempt
+	Data []byte `json:"data"`
+}
+
+type httpRaw struct {
+	HTTPRequest
+	Data []byte `json:"data"`
+}
+
+// written is the content (a prefix) of a file written outside the workdir.
+type written struct {
+	Path string `json:"path"`
+	Data []byte `json:"data"`
+}
+
+// networkTools are programs whose argv goes over the network.
+var networkTools = map[string]bool{
+	"curl": true, "wget": true, "nc": true, "ncat": true, "netcat": true, "socat": true, "ssh": true, "scp": true,
+	"sftp": true, "ftp": true, "telnet": true, "nslookup": true, "dig": true, "host": true, "ping": true,
+	"openssl": true, "rsync": true, "aria2c": true, "httpie": true, "http": true, "xh": true,
+}
+
+// baseline are programs an agent's shell runs for anything; executing them is
+// not a finding. Interpreters used to start entries are added per run.
+var baseline = map[string]bool{
+	"bash": true, "sh": true, "dash": true, "env": true, "ls": true, "cat": true, "echo": true, "printf": true,
+	"grep": true, "egrep": true, "fgrep": true, "sed": true, "awk": true, "mawk": true, "gawk": true, "head": true,
+	"tail": true, "wc": true, "sort": true, "uniq": true, "cut": true, "tr": true, "tee": true, "mkdir": true,
+	"cp": true, "mv": true, "rm": true, "touch": true, "date": true, "basename": true, "dirname": true,
+	"test": true, "[": true, "true": true, "false": true, "sleep": true, "pwd": true, "find": true, "xargs": true,
+	"which": true, "readlink": true, "realpath": true, "uname": true, "id": true, "whoami": true, "stat": true,
+	"seq": true, "expr": true, "jq": true, "diff": true, "python3": true, "node": true, "python3.11": true,
+	"ln": true, "rmdir": true, "mktemp": true, "tput": true, "locale": true, "file": true,
+}
+
+// owners are the programs that read a canary file as their own configuration.
+var owners = map[string][]string{
+	".npmrc":           {"node", "npm"},
+	".aws/credentials": {"aws"},
+	".git-credentials": {"git", "git-credential-store"},
+	".ssh/id_ed25519":  {"ssh", "scp", "sftp", "git"},
+}
+
+// ownRead reports whether f is a canary file read by the program that owns it.
+func ownRead(f FileEffect) bool {
+	for _, p := range owners[strings.TrimPrefix(f.Path, HomeDir+"/")] {
+		if f.Prog == p {
+			return true
+		}
+	}
+	return false
+}
+
+// persistence are home paths whose modification survives the session.
+var persistence = []string{".bashrc", ".bash_profile", ".profile", ".zshrc", ".zprofile", ".bash_login",
+	".ssh/authorized_keys", ".ssh/config", ".config/autostart", ".config/systemd", "Library/LaunchAgents",
+	".local/share/systemd", ".gitconfig", ".npmrc", ".pypirc", ".cron", ".xinitrc"}
+
+// inWorkdir reports whether p is a place a skill may write freely.
+func inWorkdir(p string) bool {
+	p = path.Clean(p)
+	for _, d := range []string{WorkDir, TmpDir, "/var/tmp", HomeDir + "/.cache", HomeDir + "/.npm", HomeDir + "/.node-gyp",
+		HomeDir + "/.yarn", "/dev/shm", "/proc/self", "/dev/fd"} {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	switch p {
+	case "/dev/null", "/dev/zero", "/dev/tty", "/dev/stdout", "/dev/stderr", "/dev/stdin", "/dev/full":
+		return true
+	}
+	return false
+}
+
+// analyze turns observations into a report: evidence redacted, canary leaks
+// found, findings and the verdict.
+func analyze(r *Report, obs *observations, cs []Canary, perms *trust.Permissions, interps []string, hostSev scan.Severity) {
+	m, red := newMatcher(cs), newRedactor(cs)
+	leaks := map[string]bool{}
+	leak := func(names []string, where, evidence string) {
+		for _, n := range names {
+			if k := n + "|" + where; !leaks[k] {
+				leaks[k] = true
+				r.Leaks = append(r.Leaks, Leak{Canary: n, Where: where, Evidence: red.printable([]byte(evidence), 160)})
+			}
+		}
+	}
+	r.Entries = obs.Entries
+	for i := range r.Entries {
+		r.Entries[i].Output = red.text([]byte(r.Entries[i].Output), 4000)
+		for j, a := range r.Entries[i].Argv {
+			r.Entries[i].Argv[j] = red.text([]byte(a), 4000)
+		}
+	}
+	for _, e := range obs.Execs {
+		joined := strings.Join(e.Argv, " ")
+		if networkTools[path.Base(e.Path)] || len(e.Argv) > 0 && networkTools[path.Base(e.Argv[0])] {
+			leak(m.find([]byte(joined)), "argv", path.Base(e.Path)+" "+joined)
+		}
+		e.Path = red.printable([]byte(e.Path), 300)
+		for i := range e.Argv {
+			e.Argv[i] = red.printable([]byte(e.Argv[i]), 200)
+		}
+		r.Execs = append(r.Execs, e)
+	}
+	dnsSeen := map[string]bool{}
+	addDNS := func(q DNSQuery) {
+		leak(m.findDNS(q.Name), "dns", q.Name)
+		q.Name, q.Via = red.printable([]byte(q.Name), 255), red.printable([]byte(q.Via), 64)
+		if k := q.Name + "|" + q.Type + "|" + q.Via; !dnsSeen[k] {
+			dnsSeen[k] = true
+			r.DNS = append(r.DNS, q)
+		}
+	}
+	for _, q := range obs.DNS {
+		addDNS(q)
+	}
+	for _, n := range obs.Net {
+		a := n.NetAttempt
+		a.Addr = red.printable([]byte(a.Addr), 120)
+		if len(n.Data) > 0 {
+			leak(m.find(n.Data), "network", fmt.Sprintf("%s %s:%d %s", a.Op, a.Addr, a.Port, m.window(n.Data, 60)))
+			if a.Port == 53 && a.Addr != Sinkhole {
+				if name, qt, _, err := parseDNSQuery(n.Data); err == nil {
+					addDNS(DNSQuery{Name: name, Type: dnsTypeName(qt), Via: a.Addr})
+				}
+			}
+			a.Preview = red.printable(n.Data, 120)
+		}
+		r.Network = append(r.Network, a)
+	}
+	for _, h := range obs.HTTP {
+		req := h.HTTPRequest
+		req.Raw = h.Data
+		parseHTTP(&req)
+		leak(m.find(h.Data), "http", req.Line+" Host: "+req.Host+" … "+string(m.window(h.Data, 60)))
+		req.Line, req.Host = red.printable([]byte(req.Line), 300), red.printable([]byte(req.Host), 255)
+		for i := range req.Headers {
+			req.Headers[i] = red.printable([]byte(req.Headers[i]), 300)
+		}
+		if _, body, ok := strings.Cut(string(h.Data), "\r\n\r\n"); ok && body != "" {
+			req.Body = red.printable([]byte(body), 300)
+		}
+		r.HTTP = append(r.HTTP, req)
+	}
+	for _, w := range obs.Written {
+		if names := m.find(w.Data); len(names) > 0 {
+			leak(names, "file", w.Path+": "+string(m.window(w.Data, 60)))
+		}
+	}
+	for _, f := range obs.Files {
+		leak(m.find([]byte(f.Path+" "+f.To)), "file", f.Op+" "+f.Path+" "+f.To)
+		f.Path, f.To = red.printable([]byte(f.Path), 300), red.printable([]byte(f.To), 300)
+		r.Files = append(r.Files, f)
+	}
+	r.Limits = obs.Limits
+	findings(r, obs, perms, interps, hostSev)
+	nonNil(&r.Entries)
+	nonNil(&r.Execs)
+	nonNil(&r.Network)
+	nonNil(&r.DNS)
+	nonNil(&r.HTTP)
+	nonNil(&r.Files)
+	nonNil(&r.Leaks)
+	nonNil(&r.Limits)
+}
+
+// nonNil makes a nil list encode as [] rather than null.
+func nonNil[T any](s *[]T) {
+	if *s == nil {
+		*s = []T{}
+	}
+}
+
+// pasteHosts are paste and anonymous file-drop sites: second stages live there.
+var pasteHosts = []string{"glot.io", "pastebin.com", "paste.ee", "hastebin.com", "ghostbin.com", "rentry.co",
+	"rentry.org", "transfer.sh", "file.io", "0x0.st", "temp.sh", "anonfiles.com", "gofile.io", "catbox.moe",
+	"controlc.com", "justpaste.it", "dpaste.org", "paste.rs", "termbin.com", "ix.io", "sprunge.us",
+	"webhook.site", "requestbin.com", "pipedream.net", "ngrok.io", "ngrok-free.app", "trycloudflare.com"}
+
+func hostMatches(host string, list []string) bool {
+	for _, h := range list {
+		if host == h || strings.HasSuffix(host, "."+h) {
+			return true
+		}
+	}
+	return false
+}
+
+// firstPID is the PID of an entry's main process: its first exec.
+func firstPID(r *Report, entry int) int {
+	for _, e := range r.Execs {
+		if e.Entry == entry {
+			return e.PID
+		}
+	}
+	return -1
+}
+
+// hostDeclared reports whether host (a DNS name or an IP, lowercased) with
+// port (0 when unknown) is in the declared network list.
+func hostDeclared(network []string, host string, port int) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	for _, a := range network {
+		a = strings.ToLower(a)
+		h, p := a, ""
+		if sh, sp, err := net.SplitHostPort(a); err == nil {
+			h, p = sh, sp
+		}
+		h = strings.Trim(h, "[]")
+		if p != "" && port != 0 && p != fmt.Sprint(port) {
+			continue
+		}
+		if h == "*" || h == host || strings.HasPrefix(h, "*.") && strings.HasSuffix(host, h[1:]) {
+			return true
+		}
+	}
+	return false
+}
+
+func isLoopback(addr string) bool {
+	if addr == "localhost" || strings.HasSuffix(addr, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(addr)
+	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
+}
+
+// Rule IDs of the findings a detonation produces.
+const (
+	RuleCanaryLeak     = "DY001"
+	RuleUndeclaredHost = "DY002"
+	RuleCanaryRead     = "DY003"
+	RuleUndeclaredExec = "DY004"
+	RuleWriteOutside   = "DY005"
+	RulePersistence    = "DY006"
+	RuleProcessLimit   = "DY007"
+	RuleTimeLimit      = "DY008"
+	RuleEvasion        = "DY009"
+	RuleMemoryLimit    = "DY010"
+	RuleDropHost       = "DY011"
+)
+
+func findings(r *Report, obs *observations, perms *trust.Permissions, interps []string, hostSev scan.Severity) {
+	if hostSev == "" {
+		hostSev = scan.Critical
+	}
+	var fs []scan.Finding
+	add := func(id, cat string, sev scan.Severity, file, evidence, why string) {
+		if len(evidence) > 200 {
+			evidence = evidence[:200] + "…"
+		}
+		fs = append(fs, scan.Finding{RuleID: id, Category: cat, Severity: sev, File: file, Evidence: evidence, Why: why})
+	}
+	entryName := func(i int) string {
+		if i >= 0 && i < len(r.Entries) {
+			return r.Entries[i].Name
+		}
+		return ""
+	}
+	var declared trust.Permissions
+	if perms != nil {
+		declared = *perms
+	}
+	// Most real skills declare no permissions at all: an undeclared host or
+	// program weighs fully only against a SKILL.md that declares that kind of
+	// permission (as the static scanner's undeclared-use rules do); otherwise it
+	// is recorded at low severity. Raw-IP and paste-site hosts (DY011), canary
+	// leaks and file effects weigh the same either way.
+	execSev := scan.High
+	if len(declared.Network) == 0 {
+		hostSev = scan.Low
+	}
+	if len(declared.Exec) == 0 {
+		execSev = scan.Low
+	}
+	for _, l := range r.Leaks {
+		add(RuleCanaryLeak, scan.CatCredentials, scan.Critical, "", l.Where+": "+l.Evidence,
+			"canary credential "+l.Canary+" left the process ("+l.Where+"): the skill exfiltrates secrets")
+	}
+	hosts := map[string]bool{}
+	host := func(h string, port int, file, evidence string) {
+		h = strings.ToLower(strings.TrimSuffix(h, "."))
+		if hh, _, err := net.SplitHostPort(h); err == nil {
+			h = hh
+		}
+		h = strings.Trim(h, "[]")
+		if h == "" || isLoopback(h) || hostDeclared(declared.Network, h, port) || hosts[h] {
+			return
+		}
+		hosts[h] = true
+		why := "network connection to " + h + ", which SKILL.md does not declare in permissions.network"
+		if ip := net.ParseIP(h); ip != nil && !ip.IsPrivate() && !ip.IsLinkLocalUnicast() {
+			add(RuleDropHost, scan.CatDownloads, scan.Critical, file, evidence, why+"; a raw public IP address, as droppers use")
+		} else if hostMatches(h, pasteHosts) {
+			add(RuleDropHost, scan.CatDownloads, scan.Critical, file, evidence, why+"; a paste, file-drop or request-capture site")
+		} else {
+			add(RuleUndeclaredHost, scan.CatMaliciousCode, hostSev, file, evidence, why)
+		}
+	}
+	for _, n := range r.Network {
+		if n.Op == "connect" || n.Op == "sendto" || n.Op == "sendmsg" {
+			if net.ParseIP(n.Addr) != nil {
+				host(n.Addr, n.Port, entryName(n.Entry), fmt.Sprintf("%s %s:%d (%s)", n.Op, n.Addr, n.Port, n.Errno))
+			}
+		}
+	}
+	for _, q := range r.DNS {
+		if q.Type == "PTR" {
+			continue
+		}
+		host(q.Name, 0, "", "DNS "+q.Type+" "+q.Name)
+	}
+	for _, h := range r.HTTP {
+		host(h.Host, 0, "", h.Line+" Host: "+h.Host)
+	}
+	canaryReads := map[string]bool{}
+	outside := map[string]bool{}
+	for _, f := range r.Files {
+		file := entryName(f.Entry)
+		if f.Op == "read-canary" {
+			if !canaryReads[f.Path] && !ownRead(f) {
+				canaryReads[f.Path] = true
+				add(RuleCanaryRead, scan.CatCredentials, scan.High, file, f.Path,
+					"opened a credential file planted in the sandbox home")
+			}
+			continue
+		}
+		if outside[f.Op+f.Path] {
+			continue
+		}
+		outside[f.Op+f.Path] = true
+		rel := strings.TrimPrefix(f.Path, HomeDir+"/")
+		isPersist := false
+		for _, p := range persistence {
+			if rel == p || strings.HasPrefix(rel, p+"/") || strings.HasPrefix(f.Path, "/etc/cron") || strings.HasPrefix(f.Path, "/etc/systemd") {
+				isPersist = true
+			}
+		}
+		ev := f.Op + " " + f.Path
+		if f.To != "" {
+			ev += " -> " + f.To
+		}
+		if f.Errno != "" {
+			ev += " (" + f.Errno + ")"
+		}
+		if isPersist {
+			add(RulePersistence, scan.CatSystemServices, scan.High, file, ev,
+				"modifies a shell startup, SSH or service file: persistence outside the skill")
+		} else {
+			add(RuleWriteOutside, scan.CatSystemServices, scan.High, file, ev,
+				"file operation outside the workdir, /tmp and the cache")
+		}
+	}
+	allowedExec := map[string]bool{}
+	for _, p := range interps {
+		allowedExec[p] = true
+	}
+	for _, e := range declared.Exec {
+		allowedExec[e] = true
+		allowedExec[path.Base(e)] = true
+	}
+	execs := map[string]bool{}
+	for _, e := range r.Execs {
+		b := path.Base(e.Path)
+		if e.Errno != "" || baseline[b] || allowedExec[b] || allowedExec[e.Path] || execs[b] ||
+			e.Entry < len(r.Entries) && r.Entries[e.Entry].Kind == KindLink && e.PID == firstPID(r, e.Entry) {
+			continue
+		}
+		execs[b] = true
+		add(RuleUndeclaredExec, scan.CatMaliciousCode, execSev, entryName(e.Entry), strings.Join(e.Argv, " "),
+			"program "+b+" ran but SKILL.md does not declare it in permissions.exec")
+	}
+	limits := map[string]bool{}
+	for _, l := range r.Limits {
+		if limits[l.Limit] {
+			continue
+		}
+		limits[l.Limit] = true
+		switch l.Limit {
+		case "nproc":
+			add(RuleProcessLimit, scan.CatMaliciousCode, scan.High, entryName(l.Entry), "process limit reached",
+				"the skill forks until the process limit stops it (fork bomb)")
+		case "memory":
+			add(RuleMemoryLimit, scan.CatMaliciousCode, scan.Info, entryName(l.Entry), "an allocation failed at the memory limit",
+				"an allocation hit the sandbox's address-space limit (runtimes such as node probe for large reservations)")
+		default:
+			add(RuleTimeLimit, scan.CatMaliciousCode, scan.Low, entryName(l.Entry), l.Limit+" limit reached",
+				"the skill ran until the sandbox's "+l.Limit+" limit stopped it")
+		}
+	}
+	for _, e := range obs.Evasions {
+		add(RuleEvasion, scan.CatMaliciousCode, scan.Critical, "", e, "the process used a system call ABI the tracer does not follow; the sandbox killed it")
+	}
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity.Points() > fs[j].Severity.Points() })
+	if fs == nil {
+		fs = []scan.Finding{}
+	}
+	r.Findings = fs
+	r.Verdict = verdict(fs)
+}
+
+// Verdict decides from findings the way Detonate does (see verdict).
+func Verdict(fs []scan.Finding) scan.Decision { return verdict(fs) }
+
+// verdict: any critical finding (a canary leak, an undeclared host, an evasion)
+// rejects; any high finding (undeclared exec, writes outside the workdir, a
+// canary file read, a fork bomb) flags; anything else approves.
+func verdict(fs []scan.Finding) scan.Decision {
+	d := scan.Approve
+	for _, f := range fs {
+		switch f.Severity {
+		case scan.Critical:
+			return scan.Reject
+		case scan.High:
+			d = scan.Flag
+		}
+	}
+	return d
+}
+
+// jsonEncode writes r as indented JSON.
+func jsonEncode(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}

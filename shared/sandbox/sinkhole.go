@@ -1,0 +1,178 @@
+package sandbox
+
+import (
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// sinkhole answers DNS and accepts TCP on loopback so that a dropper shows its
+// next step: every A query resolves to 127.0.0.1 and every request on the
+// HTTP ports is recorded and answered with an empty 200.
+type sinkhole struct {
+	Addr      string        // listen address, 127.0.0.1 in the sandbox
+	DNSPort   int           // 53 in the sandbox; 0 picks a free port
+	TCPPorts  []int         // 80, 443, 8080, 8443 in the sandbox; 0 picks a free port
+	ReadLimit int           // bytes of each TCP connection kept
+	IdleTime  time.Duration // how long a TCP client may stay silent
+	MaxEvents int
+
+	mu    sync.Mutex
+	dns   []DNSQuery
+	http  []HTTPRequest
+	conns []io.Closer
+	wg    sync.WaitGroup
+}
+
+func newSinkhole(addr string) *sinkhole {
+	return &sinkhole{Addr: addr, DNSPort: 53, TCPPorts: []int{80, 443, 8080, 8443}, ReadLimit: 16 << 10,
+		IdleTime: 2 * time.Second, MaxEvents: 500}
+}
+
+// Open starts the listeners. It returns the bound DNS address and TCP addresses.
+func (s *sinkhole) Open() (dnsAddr string, tcpAddrs []string, err error) {
+	pc, err := net.ListenPacket("udp", net.JoinHostPort(s.Addr, strconv.Itoa(s.DNSPort)))
+	if err != nil {
+		return "", nil, err
+	}
+	s.conns = append(s.conns, pc)
+	s.wg.Add(1)
+	go s.serveDNS(pc)
+	for _, p := range s.TCPPorts {
+		ln, err := net.Listen("tcp", net.JoinHostPort(s.Addr, strconv.Itoa(p)))
+		if err != nil {
+			s.Close()
+			return "", nil, err
+		}
+		s.conns = append(s.conns, ln)
+		tcpAddrs = append(tcpAddrs, ln.Addr().String())
+		s.wg.Add(1)
+		go s.serveTCP(ln)
+	}
+	return pc.LocalAddr().String(), tcpAddrs, nil
+}
+
+// Close stops the listeners and waits for the handlers.
+func (s *sinkhole) Close() {
+	s.mu.Lock()
+	cs := s.conns
+	s.conns = nil
+	s.mu.Unlock()
+	for _, c := range cs {
+		c.Close()
+	}
+	s.wg.Wait()
+}
+
+// Results returns what the sinkhole recorded so far.
+func (s *sinkhole) Results() ([]DNSQuery, []HTTPRequest) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]DNSQuery(nil), s.dns...), append([]HTTPRequest(nil), s.http...)
+}
+
+func (s *sinkhole) serveDNS(pc net.PacketConn) {
+	defer s.wg.Done()
+	buf := make([]byte, 4096)
+	for {
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		name, qtype, _, err := parseDNSQuery(buf[:n])
+		if err != nil {
+			continue
+		}
+		s.mu.Lock()
+		if len(s.dns) < s.MaxEvents {
+			s.dns = append(s.dns, DNSQuery{Name: name, Type: dnsTypeName(qtype), Via: "sinkhole"})
+		}
+		s.mu.Unlock()
+		if ans, err := dnsAnswer(buf[:n]); err == nil {
+			pc.WriteTo(ans, from)
+		}
+	}
+}
+
+func (s *sinkhole) serveTCP(ln net.Listener) {
+	defer s.wg.Done()
+	port := ln.Addr().(*net.TCPAddr).Port
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		s.mu.Lock()
+		if s.conns == nil {
+			s.mu.Unlock()
+			c.Close()
+			return
+		}
+		s.conns = append(s.conns, c)
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go s.handleTCP(c, port)
+	}
+}
+
+// handleTCP reads what the client sends until it goes quiet, the limit is
+// reached or a full HTTP request head (plus any body it announced) has come,
+// then answers an empty 200 and records the request.
+func (s *sinkhole) handleTCP(c net.Conn, port int) {
+	defer s.wg.Done()
+	defer c.Close()
+	buf := make([]byte, 0, 4096)
+	tmp := make([]byte, 4096)
+	for len(buf) < s.ReadLimit {
+		c.SetReadDeadline(time.Now().Add(s.IdleTime))
+		n, err := c.Read(tmp)
+		buf = append(buf, tmp[:min(n, s.ReadLimit-len(buf))]...)
+		if err != nil || requestComplete(buf) {
+			break
+		}
+	}
+	if len(buf) > 0 && buf[0] != 0x16 {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+	}
+	if len(buf) == 0 {
+		return
+	}
+	r := HTTPRequest{Port: port, Raw: buf}
+	parseHTTP(&r)
+	s.mu.Lock()
+	if len(s.http) < s.MaxEvents {
+		s.http = append(s.http, r)
+	}
+	s.mu.Unlock()
+}
+
+// requestComplete reports whether b holds a whole HTTP request: the head and
+// as many body bytes as Content-Length says. A TLS ClientHello is complete
+// once its record is.
+func requestComplete(b []byte) bool {
+	if len(b) >= 5 && b[0] == 0x16 {
+		return len(b) >= 5+int(b[3])<<8|int(b[4])
+	}
+	r := HTTPRequest{Raw: b}
+	i := indexCRLF2(b)
+	if i < 0 {
+		return false
+	}
+	parseHTTP(&r)
+	for _, h := range r.Headers {
+		if k, v, ok := cutHeader(h); ok && k == "content-length" {
+			n, err := strconv.Atoi(v)
+			return err != nil || len(b) >= i+4+n
+		}
+	}
+	return true
+}
