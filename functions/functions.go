@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 	"github.com/openagents/trust/shared/analyzers"
 	"github.com/openagents/trust/shared/edgeapi"
 	"github.com/openagents/trust/shared/httpapi"
+	"github.com/openagents/trust/shared/scan"
 	"github.com/openagents/trust/shared/signing"
 	"github.com/openagents/trust/shared/trust"
 	"github.com/openagents/trust/shared/vuln"
@@ -59,6 +61,8 @@ type Config struct {
 	ReviewerToken       string // TRUST_REVIEWER_TOKEN: the reviewer credential (review function)
 	StripeWebhookSecret string // TRUST_STRIPE_WEBHOOK_SECRET: the Stripe endpoint's signing secret (webhook function)
 	APIKeyOverlap       string // TRUST_API_KEY_OVERLAP: how long a rotated-out API key version stays valid (rotate function)
+	Sandbox             string // TRUST_SANDBOX: "on" detonates high-risk submissions in the Linux sandbox (root, namespaces; not Lambda)
+	SandboxMinScore     string // TRUST_SANDBOX_MIN_SCORE: static score from which a submission is detonated (default 40, the flag threshold)
 }
 
 // MinCredentialLength is the shortest credential accepted from configuration.
@@ -83,6 +87,8 @@ func ConfigFromEnv(getenv func(string) string) Config {
 		ReviewerToken:       strings.TrimSpace(getenv("TRUST_REVIEWER_TOKEN")),
 		StripeWebhookSecret: strings.TrimSpace(getenv("TRUST_STRIPE_WEBHOOK_SECRET")),
 		APIKeyOverlap:       strings.TrimSpace(getenv("TRUST_API_KEY_OVERLAP")),
+		Sandbox:             strings.TrimSpace(getenv("TRUST_SANDBOX")),
+		SandboxMinScore:     strings.TrimSpace(getenv("TRUST_SANDBOX_MIN_SCORE")),
 	}
 }
 
@@ -212,6 +218,20 @@ func NewRunner(c Config, signer pipeline.Signer, logger *slog.Logger) (*pipeline
 	r.Catalog = c.Edge()
 	r.Signer = signer
 	r.Analyzers = extra
+	switch c.Sandbox {
+	case "", "off":
+	case "on":
+		r.Behavior, r.BehaviorMinScore = pipeline.SandboxBehavior{}, scan.FlagScore
+		if c.SandboxMinScore != "" {
+			n, err := strconv.Atoi(c.SandboxMinScore)
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("TRUST_SANDBOX_MIN_SCORE: want a score ≥ 0")
+			}
+			r.BehaviorMinScore = n
+		}
+	default:
+		return nil, fmt.Errorf("TRUST_SANDBOX: want on or off")
+	}
 	if c.OSVDatabase != "" { // the built image's packages are matched too (cached: loaded once)
 		if r.VulnDB, err = vuln.OpenCached(c.OSVDatabase, c.OSVCacheDir); err != nil {
 			return nil, fmt.Errorf("TRUST_OSV_DB: %w", err)

@@ -403,3 +403,43 @@ func TestEndToEnd_CrashAtEveryWrite(t *testing.T) {
 		}
 	}
 }
+
+func TestNewRunner_Sandbox(t *testing.T) {
+	root := pipelinetest.Repo(t)
+	base, baseDigest := pipelinetest.MustBase(t)
+	cfg := functions.Config{
+		EdgeURL: "http://127.0.0.1:1", ServiceToken: edgetest.ServiceToken, OperatorToken: operatorCanary,
+		SigningKey: filepath.Join(root, "testdata/signing/test-key.pem"),
+		OCIBase:    base, OCIBaseImage: baseDigest, Registry: t.TempDir(), WorkDir: t.TempDir(),
+	}
+	logger := slog.New(slog.DiscardHandler)
+	signer, err := functions.NewSignHandler(context.Background(), cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		sandbox, minScore string
+		wantErr           bool
+		behavior          bool
+		min               int
+	}{
+		{"", "", false, false, 0},
+		{"off", "", false, false, 0},
+		{"on", "", false, true, 40},
+		{"on", "0", false, true, 0},
+		{"on", "-1", true, false, 0},
+		{"yes", "", true, false, 0},
+	} {
+		c := cfg
+		c.Sandbox, c.SandboxMinScore = tc.sandbox, tc.minScore
+		r, err := functions.NewRunner(c, signer, logger)
+		if (err != nil) != tc.wantErr {
+			t.Fatalf("TRUST_SANDBOX=%q MIN=%q: err %v", tc.sandbox, tc.minScore, err)
+		} else if err != nil {
+			continue
+		}
+		if (r.Behavior != nil) != tc.behavior || r.BehaviorMinScore != tc.min {
+			t.Errorf("TRUST_SANDBOX=%q MIN=%q: behavior %v min %d", tc.sandbox, tc.minScore, r.Behavior, r.BehaviorMinScore)
+		}
+	}
+}

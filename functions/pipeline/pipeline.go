@@ -86,6 +86,10 @@ const NotificationKind = trust.NotificationSubmissionRejected
 // A later reason (a rejection, a reviewer's) replaces it.
 const BehaviorNotRun = "behavioral analysis not run: no sandbox runner is configured; the decision rests on static analysis"
 
+// BehaviorLowRisk starts the reason recorded when a Behavior is configured but
+// the submission's static score is below Runner.BehaviorMinScore.
+const BehaviorLowRisk = "behavioral analysis not needed: low static risk"
+
 // Runner runs the pipeline. Set the exported fields, then call Open; Resume
 // and ResumeStale are safe for concurrent use.
 type Runner struct {
@@ -93,6 +97,10 @@ type Runner struct {
 	Signer    Signer
 	Analyzers []scan.FileAnalyzer // extra analyzers for scan.ScanWith (the dependency check…)
 	Behavior  Behavior            // behavioral analysis; nil: not run (and recorded so)
+	// BehaviorMinScore runs Behavior only for submissions whose static score
+	// is at least this (high risk); below it the analysis is recorded as not
+	// needed. Zero runs it for every submission.
+	BehaviorMinScore int
 	VulnDB    *vuln.DB            // advisories the built image's packages are matched against; nil: not matched
 
 	BaseLayout string // OCI layout directory holding the pinned base image

@@ -624,3 +624,22 @@ func TestResume_ImageInventory(t *testing.T) {
 		t.Fatalf("state=%s decision=%s, want signed with a fixed lodash", sub.State, sub.Decision)
 	}
 }
+
+// With BehaviorMinScore, only high-risk submissions are detonated; the
+// others record that the analysis was not needed.
+func TestResume_BehaviorMinScore(t *testing.T) {
+	e := MustEnv(t)
+	b := &fakeBehavior{decision: scan.Reject}
+	e.r.Behavior, e.r.BehaviorMinScore = b, 40
+	sub := e.mustResume(t, e.cat.MustSubmit(t, "acme", hello(t).TarGz(t)).ID)
+	if sub.State != trust.SubmissionSigned || !strings.HasPrefix(sub.Reason, pipeline.BehaviorLowRisk) {
+		t.Fatalf("state %s reason %q, want signed without detonation", sub.State, sub.Reason)
+	}
+
+	e = MustEnv(t, flagAnalyzer{}) // a high static finding: score ≥ 40
+	e.r.Behavior, e.r.BehaviorMinScore = b, 40
+	sub = e.mustResume(t, e.cat.MustSubmit(t, "acme", hello(t).TarGz(t)).ID)
+	if sub.State != trust.SubmissionRejected {
+		t.Fatalf("state %s, want rejected by the detonation of a high-risk submission", sub.State)
+	}
+}

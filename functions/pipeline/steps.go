@@ -257,6 +257,12 @@ func (r *Runner) analyze(ctx context.Context, w *work, sub *trust.Submission) (*
 			From: trust.SubmissionBuilt, To: trust.SubmissionAnalyzed, Reason: BehaviorNotRun,
 		})
 	}
+	if sub.Score < r.BehaviorMinScore {
+		return r.move(ctx, sub.ID, trust.SubmissionTransition{
+			From: trust.SubmissionBuilt, To: trust.SubmissionAnalyzed,
+			Reason: fmt.Sprintf("%s (static score %d, below %d)", BehaviorLowRisk, sub.Score, r.BehaviorMinScore),
+		})
+	}
 	dir, err := w.checkedDir(ctx, sub)
 	if err != nil {
 		return nil, err
