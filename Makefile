@@ -7,6 +7,7 @@
 #   make bench   benchmarks (figures go to docs/BENCHMARKS.md)
 #   make run-cluster    a local LiteFS cluster: one primary, two replicas
 #   make bench-cluster  replication lag and replica read throughput
+#   make eval, eval-osv, eval-injection, eval-dynamic   evaluations on the labelled corpora (read only)
 
 GO        ?= go
 DATA      ?= .trust
@@ -117,3 +118,12 @@ eval-osv:
 eval-injection: CORPUS = ../shared/corpus/injection
 eval-injection:
 	$(GO) run ./shared/guard/cmd/eval-injection -rounds 10 $(CORPUS)
+
+# Behavioral-analysis evaluation: detonates the high-risk skills and the malicious set of a
+# labelled corpus inside the sandbox (root, namespaces, no network; see docs/sandbox.md).
+.PHONY: eval-dynamic bench-sandbox
+eval-dynamic:
+	$(GO) run ./shared/sandbox/cmd/eval-dynamic -corpus $(CORPUS)
+
+bench-sandbox:
+	$(GO) test -tags integration -run '^$$' -bench Detonate -benchtime 3x ./shared/sandbox/
