@@ -11,7 +11,7 @@
 
 GO        ?= go
 DATA      ?= .trust
-FUNCTIONS := sign submit pipeline review webhook notify provision rotate
+FUNCTIONS := sign submit pipeline review webhook notify provision rotate retention
 BINARIES  := ./edge/cmd/trustctl ./edge/cmd/trust-edge ./functions/cmd/trust-functions
 
 # The race detector needs cgo and a C compiler; use it where there is one.

@@ -302,6 +302,23 @@ func NewDeliverer(c Config, logger *slog.Logger) (*notify.Deliverer, error) {
 	return d, nil
 }
 
+// NewRetentionJob builds the audit-retention job (a daily schedule): it asks
+// the edge to delete SSH command attempts older than the 90-day retention.
+func NewRetentionJob(c Config, logger *slog.Logger) (func(context.Context) (*edgeapi.SSHPurgeResponse, error), error) {
+	if err := c.ValidateEdge(); err != nil {
+		return nil, err
+	}
+	edge := c.Edge()
+	return func(ctx context.Context) (*edgeapi.SSHPurgeResponse, error) {
+		resp, err := edge.PurgeSSHAttempts(ctx, time.Time{}) // zero: the edge's retention
+		if err != nil {
+			return nil, fmt.Errorf("purge SSH attempts: %w", err)
+		}
+		logger.Info("audit retention", "ssh_attempts_deleted", resp.Deleted, "before", resp.Before)
+		return resp, nil
+	}, nil
+}
+
 // NewRotateHandler builds the monthly API-key rotation (an EventBridge
 // schedule). TRUST_API_KEY_OVERLAP (a Go duration, default 72h) is how long a
 // replaced key version stays valid. The provider key source is

@@ -16,6 +16,7 @@ locals {
     notify    = { secrets = ["service-token", "operator-token"] }
     provision = { secrets = ["service-token", "operator-token", "fly-api-token"] }
     rotate    = { secrets = ["service-token", "operator-token"] }
+    retention = { secrets = ["service-token", "operator-token"] }
   }
 
   # Functions that build images need the pinned base and the registry.

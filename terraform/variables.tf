@@ -58,6 +58,7 @@ variable "lambda_timeout_seconds" {
     notify    = 120
     provision = 29
     rotate    = 300
+    retention = 60
   }
 }
 
@@ -134,9 +135,10 @@ variable "schedules" {
   description = "EventBridge schedule expressions of the scheduled functions."
   type        = map(string)
   default = {
-    pipeline = "rate(5 minutes)"   # resume stale submissions
-    notify   = "rate(5 minutes)"   # deliver rejection notifications
-    rotate   = "cron(0 3 1 * ? *)" # monthly API-key rotation, 03:00 UTC on the 1st
+    pipeline  = "rate(5 minutes)"   # resume stale submissions
+    notify    = "rate(5 minutes)"   # deliver rejection notifications
+    rotate    = "cron(0 3 1 * ? *)" # monthly API-key rotation, 03:00 UTC on the 1st
+    retention = "rate(1 day)"       # delete SSH audit rows older than 90 days
   }
 }
 

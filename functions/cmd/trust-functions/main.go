@@ -73,6 +73,16 @@ func run(ctx context.Context, logger *slog.Logger, addr string, dev bool, every 
 		}
 	})
 
+	purge, err := functions.NewRetentionJob(cfg, logger)
+	if err != nil {
+		return err
+	}
+	scheduled = append(scheduled, func(ctx context.Context) {
+		if _, err := purge(ctx); err != nil {
+			logger.Warn("audit retention", "err", err)
+		}
+	})
+
 	if cfg.OCIBase == "" {
 		logger.Info("submission pipeline off: set TRUST_OCI_BASE and TRUST_OCI_BASE_IMAGE (or run with -dev)")
 	} else {
