@@ -82,6 +82,10 @@ type Config struct {
 
 	// TokensPerHour is each Machine's usage limit (trust.DefaultTokensPerHour).
 	TokensPerHour int64
+
+	// Suspend configures stopping suspended Machines at the provider
+	// (suspend.go); its zero value keeps suspension catalog-only.
+	Suspend SuspendConfig
 }
 
 // DBPath returns the path of the catalog database.
@@ -146,6 +150,7 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 	if v := m.Getenv(EnvKEKFile); v != "" {
 		m.Config.KEKFile = v
 	}
+	m.suspendEnv() // suspend.go
 
 	fs := flag.NewFlagSet("trust-edge", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
@@ -155,6 +160,7 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 	fs.DurationVar(&m.Config.VersionPoll, "catalog-version-poll", m.Config.VersionPoll, "how often cached reads check for replicated changes (0: on every request)")
 	fs.StringVar(&m.Config.KEKFile, "kek-file", m.Config.KEKFile, "key-encryption key file sealing API keys (env "+EnvKEKFile+")")
 	fs.Int64Var(&m.Config.TokensPerHour, "tokens-per-hour", m.Config.TokensPerHour, "usage limit of each Machine over the last hour")
+	m.suspendFlags(fs)
 	tokenFile := fs.String("service-token-file", "", "file holding the service credential (instead of env "+EnvServiceToken+")")
 	if err := m.replicationEnv(); err != nil {
 		return err
@@ -259,6 +265,11 @@ func (m *Main) wireAPIKeys() error {
 	if m.Config.TokensPerHour > 0 {
 		meter.TokensPerHour = m.Config.TokensPerHour
 	}
+	susp, err := m.suspender() // suspend.go
+	if err != nil {
+		return err
+	}
+	meter.Suspender = susp
 	m.Server.Meter = meter
 	return nil
 }

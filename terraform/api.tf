@@ -5,18 +5,19 @@ locals {
   # Route key → function. Exact routes only: an unknown path gets API
   # Gateway's 404 without invoking anything.
   routes = {
-    "POST /v1/sign"                                              = "sign"
-    "POST /v1/submissions"                                       = "submit"
-    "GET /v1/submissions/{id}"                                   = "submit"
-    "GET /v1/review/queue"                                       = "review"
-    "GET /v1/review/submissions/{id}"                            = "review"
-    "POST /v1/review/submissions/{id}"                           = "review"
-    "POST /v1/webhooks/stripe"                                   = "webhook"
-    "PUT /v1/provision/tenants/{tenant}/agents/{agent}"          = "provision"
-    "GET /v1/provision/tenants/{tenant}/agents/{agent}"          = "provision"
-    "DELETE /v1/provision/tenants/{tenant}/agents/{agent}"       = "provision"
-    "POST /v1/provision/tenants/{tenant}/agents/{agent}/suspend" = "provision"
-    "POST /v1/provision/tenants/{tenant}/agents/{agent}/resume"  = "provision"
+    "POST /v1/sign"                                                  = "sign"
+    "POST /v1/submissions"                                           = "submit"
+    "GET /v1/submissions/{id}"                                       = "submit"
+    "GET /v1/review/queue"                                           = "review"
+    "GET /v1/review/submissions/{id}"                                = "review"
+    "POST /v1/review/submissions/{id}"                               = "review"
+    "POST /v1/webhooks/stripe"                                       = "webhook"
+    "PUT /v1/provision/tenants/{tenant}/agents/{agent}"              = "provision"
+    "GET /v1/provision/tenants/{tenant}/agents/{agent}"              = "provision"
+    "DELETE /v1/provision/tenants/{tenant}/agents/{agent}"           = "provision"
+    "POST /v1/provision/tenants/{tenant}/agents/{agent}/suspend"     = "provision"
+    "POST /v1/provision/tenants/{tenant}/agents/{agent}/resume"      = "provision"
+    "POST /v1/provision/tenants/{tenant}/machines/{machine}/suspend" = "provision"
   }
 
   routed_functions = toset(values(local.routes))

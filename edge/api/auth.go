@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 
 	"github.com/openagents/trust/shared/httpapi"
@@ -28,13 +30,42 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal
 		return principalService, true
 	}
 	m, err := s.authenticateMachine(r.Context(), token) // cache.go
-	if err != nil {
+	if m == nil {
 		s.unauthorized(w, r, authError(err))
 		return "", false
 	}
 	info := infoFrom(r.Context())
 	info.principal, info.machineID = principalMachine, m.ID
+	if err != nil { // a known Machine, refused: suspended
+		s.error(w, r, err)
+		return "", false
+	}
 	return principalMachine, true
+}
+
+// suspensionChecker is a Meter that can refuse a suspended Machine from its
+// identity alone (sqlite.Meter does).
+type suspensionChecker interface {
+	// CheckMachineSuspended returns EFORBIDDEN ("machine suspended: …") for
+	// a suspended Machine, nil for any other.
+	CheckMachineSuspended(ctx context.Context, tenantID, machineID string) error
+}
+
+// checkSuspended is the suspension gate every Machine principal passes:
+// EFORBIDDEN for a Machine the meter suspended. authenticateMachine calls it;
+// requireTenant (tenant.go) should too, after Tenancy.Authenticate, for a
+// Machine principal. Without a Meter no Machine
+// can be suspended; a Meter that cannot answer fails closed (EINTERNAL), so
+// a misconfigured node refuses Machines rather than serving suspended ones.
+func (s *Server) checkSuspended(ctx context.Context, tenantID, machineID string) error {
+	if s.Meter == nil {
+		return nil
+	}
+	sc, ok := s.Meter.(suspensionChecker)
+	if !ok {
+		return fmt.Errorf("meter %T cannot check machine suspension", s.Meter)
+	}
+	return sc.CheckMachineSuspended(ctx, tenantID, machineID)
 }
 
 // requireMachine lets through a request bearing a valid Machine token or the

@@ -104,8 +104,18 @@ func (s *Server) cache() *serverCache {
 }
 
 // authenticateMachine is MachineTokenService.AuthenticateMachine behind the
-// token cache. Only the token's SHA-256 is kept, compared in constant time;
-// refusals are never cached, so a token works again only through the catalog.
+// token cache, with the suspension gate (auth.go): a token is cached only
+// once its Machine authenticated and was found not suspended. Only the
+// token's SHA-256 is kept, compared in constant time; refusals are never
+// cached, so a token works again only through the catalog.
+//
+// A suspension (or its end) is a catalog write, so it moves the version the
+// entry is keyed by: a cached Machine is refused on its next request. This
+// holds because the Meter and the MachineTokenService share one catalog, as
+// edge.Main wires them.
+//
+// A known but suspended Machine is returned together with the refusal, so
+// the caller can log who was refused; any other error comes with no Machine.
 func (s *Server) authenticateMachine(ctx context.Context, token string) (*trust.Machine, error) {
 	version, versioned := catalogVersion(ctx, s.MachineTokenService)
 	sum := sha256.Sum256([]byte(token))
@@ -116,10 +126,16 @@ func (s *Server) authenticateMachine(ctx context.Context, token string) (*trust.
 		}
 	}
 	m, err := s.MachineTokenService.AuthenticateMachine(ctx, token)
-	if err == nil && versioned {
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkSuspended(ctx, m.TenantID, m.ID); err != nil {
+		return m, err
+	}
+	if versioned {
 		c.put(version, sum, *m)
 	}
-	return m, err
+	return m, nil
 }
 
 // authCache maps token digests to Machines for one catalog version.

@@ -95,6 +95,12 @@ func (s *Server) requireTenant(kind string, h tenantHandler) http.Handler {
 		switch p := ts.Principal(); p.Kind {
 		case trust.PrincipalMachine:
 			info.principal, info.machineID = principalMachine, p.MachineID
+			// A suspended Machine is refused here too (audit events, SSH),
+			// not only on the routes requireMachine guards.
+			if err := s.checkSuspended(ctx, p.TenantID, p.MachineID); err != nil {
+				s.error(w, r, err)
+				return
+			}
 		default:
 			info.principal = principalUser
 		}

@@ -63,6 +63,7 @@ func commands() []command {
 		{"status", "show a submission's state, decision and findings", runStatus},
 		{"guard", "runtime guard: scan-text flags injection patterns in JSON Lines", runGuard},
 		{"detonate", "run a skill in the behavioral sandbox and report what it did", runDetonate},
+		{"apikey", "watch the API-key version this Machine should use (Machine token)", runAPIKey},
 	}
 }
 

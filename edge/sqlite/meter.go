@@ -163,8 +163,8 @@ func (m *Meter) ReportUsage(ctx context.Context, ts trust.TenantStore, u *trust.
 // refuse reports EFORBIDDEN for a suspended Machine or a tenant without
 // credits.
 func refuse(ctx context.Context, tx *Tx, tenantID string, meter *trust.MachineMeter) error {
-	if meter != nil && meter.SuspendedAt != nil {
-		return trust.Errorf(trust.EFORBIDDEN, "machine suspended: %s", meter.Reason)
+	if err := suspended(meter); err != nil {
+		return err
 	}
 	bal, err := balance(ctx, tx, tenantID)
 	if err != nil {
@@ -235,6 +235,34 @@ func (m *Meter) CheckMachine(ctx context.Context, ts trust.TenantStore) error {
 		}
 	}
 	return refuse(ctx, tx, s.principal.TenantID, meter)
+}
+
+// CheckMachineSuspended refuses a suspended Machine with EFORBIDDEN ("machine
+// suspended: …"); a Machine that never reported is not suspended. Unlike
+// CheckMachine it ignores credits and needs no tenant handle: it is the gate
+// of every route a Machine token opens, called by the edge API right after
+// the token authenticated the Machine (tenant and Machine are the token's).
+func (m *Meter) CheckMachineSuspended(ctx context.Context, tenantID, machineID string) error {
+	tx, err := m.db.BeginTx(ctx, readOnly)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	meter, err := findMachineMeter(ctx, tx, tenantID, machineID)
+	if trust.ErrorCode(err) == trust.ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return suspended(meter)
+}
+
+// suspended reports a suspended Machine as EFORBIDDEN, with the reason.
+func suspended(meter *trust.MachineMeter) error {
+	if meter != nil && meter.SuspendedAt != nil {
+		return trust.Errorf(trust.EFORBIDDEN, "machine suspended: %s", meter.Reason)
+	}
+	return nil
 }
 
 // GrantCredits adds credits once per idempotency key.

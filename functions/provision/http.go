@@ -19,6 +19,7 @@ import (
 //	POST   /v1/provision/tenants/{tenant}/agents/{agent}/suspend  stop its Machine
 //	POST   /v1/provision/tenants/{tenant}/agents/{agent}/resume   start it again
 //	DELETE /v1/provision/tenants/{tenant}/agents/{agent}          revoke its token, destroy its Machine
+//	POST   /v1/provision/tenants/{tenant}/machines/{machine}/suspend  stop a Machine the edge suspended
 //
 // Answers are Agent objects; none carries a Machine's environment.
 type Handler struct {
@@ -39,6 +40,7 @@ func NewHandler() *Handler {
 	h.mux.HandleFunc("POST "+agent+"/suspend", h.handleAgentSuspend)
 	h.mux.HandleFunc("POST "+agent+"/resume", h.handleAgentResume)
 	h.mux.HandleFunc("DELETE "+agent, h.handleAgentDestroy)
+	h.mux.HandleFunc("POST /v1/provision/tenants/{tenant}/machines/{machine}/suspend", h.handleMachineSuspend)
 	h.mux.HandleFunc("/", h.handleNotFound)
 	return h
 }
@@ -72,6 +74,13 @@ func (h *Handler) handleAgentGet(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) handleAgentSuspend(w http.ResponseWriter, r *http.Request) {
 	a, err := h.Provisioner.SuspendAgent(r.Context(), r.PathValue("tenant"), r.PathValue("agent"))
+	h.writeAgent(w, r, a, err)
+}
+
+// handleMachineSuspend is the edge's Suspender calling: it knows the tenant
+// and the Machine ID only.
+func (h *Handler) handleMachineSuspend(w http.ResponseWriter, r *http.Request) {
+	a, err := h.Provisioner.SuspendMachine(r.Context(), r.PathValue("tenant"), r.PathValue("machine"))
 	h.writeAgent(w, r, a, err)
 }
 

@@ -241,6 +241,36 @@ func (p *Provisioner) SuspendAgent(ctx context.Context, tenantID, agentID string
 	})
 }
 
+// SuspendMachine stops a tenant's Machine found by its ID, which is all the
+// edge knows of a Machine whose usage it suspended: the Machine is looked up
+// in the tenant's app and must carry the tenant's metadata, so a Machine ID
+// of another tenant is not found. It then suspends the Machine's agent as
+// SuspendAgent does. EINVALID for bad IDs, ENOTFOUND when the tenant has no
+// such Machine.
+func (p *Provisioner) SuspendMachine(ctx context.Context, tenantID, machineID string) (*Agent, error) {
+	if !trust.TenantIDPattern.MatchString(tenantID) {
+		return nil, trust.Errorf(trust.EINVALID, "invalid tenant ID")
+	} else if !trust.TenantIDPattern.MatchString(machineID) {
+		return nil, trust.Errorf(trust.EINVALID, "invalid machine ID")
+	}
+	app := p.AppName(tenantID)
+	ms, err := p.Fly.List(ctx, app, "")
+	if errors.Is(err, flaps.ErrFlapsNotFound) {
+		return nil, trust.Errorf(trust.ENOTFOUND, "tenant has no machine %s", machineID)
+	} else if err != nil {
+		return nil, fmt.Errorf("list machines of %s: %w", app, flyError(err))
+	}
+	for _, m := range ms {
+		if m == nil || m.ID != machineID || m.Config == nil || m.Config.Metadata[metaTenant] != tenantID {
+			continue
+		} else if m.State == fly.MachineStateDestroyed || m.State == fly.MachineStateDestroying {
+			continue
+		}
+		return p.SuspendAgent(ctx, tenantID, m.Config.Metadata[metaAgent])
+	}
+	return nil, trust.Errorf(trust.ENOTFOUND, "tenant has no machine %s", machineID)
+}
+
 // ResumeAgent starts the agent's stopped Machine. ENOTFOUND when the agent has
 // no Machine, ECONFLICT when it was never fully provisioned.
 func (p *Provisioner) ResumeAgent(ctx context.Context, tenantID, agentID string) (*Agent, error) {

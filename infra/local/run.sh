@@ -66,6 +66,33 @@ if [ ! -s "$DATA/machine-token" ]; then
 fi
 TRUST_MACHINE_TOKEN=$(cat "$DATA/machine-token") ./bin/trustctl keys export --out "$DATA/keyring.json"
 
+# service_post PATH JSON: POST to the edge with the service credential, which
+# curl reads from stdin (never argv); prints the body, fails on a non-2xx
+# status unless it is the one given as $3.
+service_post() {
+	local out status
+	out=$(printf 'header = "Authorization: Bearer %s"\n' "$TRUST_SERVICE_TOKEN" |
+		curl -sS --config - -X POST -H 'Content-Type: application/json' -d "$2" -w '\n%{http_code}' "$EDGE_URL$1")
+	status=${out##*$'\n'}
+	out=${out%$'\n'*}
+	if [ "${status:0:1}" != 2 ] && [ "$status" != "${3:-}" ]; then
+		echo "POST $1: HTTP $status $out" >&2
+		return 1
+	fi
+	printf '%s' "$out"
+}
+
+# The dev tenant and its credits, so Machines of the local stack can report
+# metered usage (docs/apikeys.md). The grant's idempotency key makes it once
+# per data directory: a restart replays it and changes nothing.
+DEV_CREDITS=${TRUST_DEV_CREDITS:-10000000}
+CREDITS="(not granted: curl not found)"
+if command -v curl >/dev/null; then
+	service_post /v1/service/tenants '{"id":"dev","name":"Local dev tenant"}' 409 >/dev/null
+	acct=$(service_post /v1/service/tenants/dev/credits "{\"amount\":$DEV_CREDITS,\"idempotency_key\":\"local-dev-grant-$DEV_CREDITS\"}")
+	CREDITS=$(printf '%s' "$acct" | sed -n 's/.*"balance":\([-0-9]*\).*/\1/p')
+fi
+
 # The same settings as a file a second shell can source.
 (umask 077; cat > "$DATA/env" <<EOT
 export TRUST_EDGE_URL=$EDGE_URL
@@ -89,6 +116,8 @@ OpenAgents Trust — local stack (embedded default)
   pinned keyring   $DATA/keyring.json
   OCI base         $DATA/oci-base (local dev base)   images: ${TRUST_REGISTRY:-$DATA/images}
   dev publisher    "dev", KYC-verified; try: trustctl submit testdata/skills/hello
+  dev tenant       "dev", credits: $CREDITS (one credit = one token); Machine "dev-machine"
+                   try: trustctl apikey watch --provider anthropic (after a platform key is stored)
 
 Dev credentials (local only; in another shell: . $DATA/env):
   export TRUST_EDGE_URL=$EDGE_URL

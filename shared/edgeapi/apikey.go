@@ -2,8 +2,10 @@ package edgeapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/openagents/trust/shared/trust"
 )
@@ -196,4 +198,80 @@ func userKeyPath(provider string) string { return "/v1/tenant/user-keys/" + url.
 // meterPath returns the service path of a Machine's meter.
 func meterPath(tenantID, machineID string) string {
 	return tenantPath(tenantID) + "/meters/" + url.PathEscape(machineID)
+}
+
+// DefaultKeyVersionPoll is how often a KeyVersionWatcher asks by default: a
+// rotation keeps the replaced version valid for days (trust.DefaultAPIKeyOverlap),
+// so a minute is plenty and costs the edge nothing.
+const DefaultKeyVersionPoll = time.Minute
+
+// KeyVersionWatcher polls GET /v1/tenant/key-version/{provider} with a
+// Machine token and reports each new version, so a Machine can switch keys
+// without a restart.
+type KeyVersionWatcher struct {
+	Client   *Client
+	Provider string
+
+	// Interval is the time between polls (DefaultKeyVersionPoll when zero);
+	// after a transient failure the next poll comes after Interval too.
+	Interval time.Duration
+
+	// OnError, when set, is told about each transient failure (edge
+	// unreachable, 5xx, rate limit, no version yet) before the next poll.
+	// The error never holds the token.
+	OnError func(err error, retryIn time.Duration)
+}
+
+// Watch polls until ctx ends or the edge refuses the Machine. It calls fn
+// with every answer that differs from the last one — from current first (nil:
+// the first answer is reported). A refusal worth no retry ends it with that
+// *trust.Error: EFORBIDDEN (the Machine is suspended, or its tenant has no
+// credits left), EUNAUTHORIZED (the token was revoked) or EINVALID (an
+// unknown provider). An error from fn ends it too. When ctx ends Watch
+// returns ctx.Err().
+func (w *KeyVersionWatcher) Watch(ctx context.Context, current *KeyVersionResponse, fn func(*KeyVersionResponse) error) error {
+	if err := trust.ValidProvider(w.Provider); err != nil {
+		return err
+	}
+	interval := w.Interval
+	if interval <= 0 {
+		interval = DefaultKeyVersionPoll
+	}
+	last := current
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+		}
+		kv, err := w.Client.FindKeyVersion(ctx, w.Provider)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil && KeyVersionRefusal(err):
+			return err
+		case err != nil:
+			if w.OnError != nil {
+				w.OnError(err, interval)
+			}
+		case last == nil || *kv != *last:
+			last = kv
+			if err := fn(kv); err != nil {
+				return fmt.Errorf("key version %s/%d: %w", kv.Source, kv.Version, err)
+			}
+		}
+		timer.Reset(interval)
+	}
+}
+
+// KeyVersionRefusal reports whether err is an answer of the key-version
+// route that no retry changes: EFORBIDDEN, EUNAUTHORIZED or EINVALID.
+func KeyVersionRefusal(err error) bool {
+	switch trust.ErrorCode(err) {
+	case trust.EFORBIDDEN, trust.EUNAUTHORIZED, trust.EINVALID:
+		return true
+	}
+	return false
 }
