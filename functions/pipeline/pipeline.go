@@ -101,7 +101,7 @@ type Runner struct {
 	// is at least this (high risk); below it the analysis is recorded as not
 	// needed. Zero runs it for every submission.
 	BehaviorMinScore int
-	VulnDB    *vuln.DB            // advisories the built image's packages are matched against; nil: not matched
+	VulnDB           *vuln.DB // advisories the built image's packages are matched against; nil: not matched
 
 	BaseLayout string // OCI layout directory holding the pinned base image
 	BaseImage  string // the base's digest, "sha256:…" or "name@sha256:…"
