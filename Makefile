@@ -24,7 +24,7 @@ CACHE_BIN      := $(CURDIR)/.cache/bin
 LITEFS         := $(CACHE_BIN)/litefs
 export TRUST_LITEFS_BIN := $(LITEFS)
 
-.PHONY: all build lambda run run-cluster test test-unit test-integration bench bench-cluster fuzz vet fmt-check clean litefs fuse sshd
+.PHONY: all build lambda run run-cluster test test-unit test-integration bench bench-cluster fuzz vet fmt-check clean litefs fuse sshd chromium
 
 all: build
 
@@ -41,7 +41,7 @@ lambda:
 run: build
 	TRUST_DATA_DIR=$(DATA) ./infra/local/run.sh
 
-test: vet fmt-check build litefs sshd test-unit test-integration
+test: vet fmt-check build litefs sshd chromium test-unit test-integration
 
 # fuse3 provides fusermount3, which LiteFS mounts and unmounts with.
 fuse:
@@ -50,6 +50,13 @@ fuse:
 		apt-get install -y fuse3 >/dev/null || { apt-get update >/dev/null && apt-get install -y fuse3 >/dev/null; }; }
 
 litefs: fuse $(LITEFS)
+
+# Debian's Chromium for the pages' end-to-end tests (e2e/, headless, driven over the
+# DevTools protocol by shared/cdp).
+chromium:
+	@test -x /usr/bin/chromium || { \
+		echo "installing chromium (apt-get)"; \
+		apt-get install -y chromium >/dev/null || { apt-get update >/dev/null && apt-get install -y chromium >/dev/null; }; }
 
 # OpenSSH's server for the SSH tool's integration tests (they start their own
 # sshd on a loopback port; no daemon is enabled by the package).

@@ -366,7 +366,7 @@ func Mux(h Handlers) *http.ServeMux {
 	}{
 		{[]string{"/v1/sign"}, h.Sign},
 		{[]string{"/v1/submissions", "/v1/submissions/"}, h.Submit},
-		{[]string{"/v1/review/"}, h.Review},
+		{[]string{"/v1/review/", "/review/"}, h.Review},
 		{[]string{"/v1/webhooks/"}, h.Webhook},
 		{[]string{"/v1/provision/"}, h.Provision},
 	} {

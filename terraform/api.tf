@@ -11,6 +11,8 @@ locals {
     "GET /v1/review/queue"                                           = "review"
     "GET /v1/review/submissions/{id}"                                = "review"
     "POST /v1/review/submissions/{id}"                               = "review"
+    "GET /review/{proxy+}"                                           = "review"
+    "POST /review/{proxy+}"                                          = "review"
     "POST /v1/webhooks/stripe"                                       = "webhook"
     "PUT /v1/provision/tenants/{tenant}/agents/{agent}"              = "provision"
     "GET /v1/provision/tenants/{tenant}/agents/{agent}"              = "provision"

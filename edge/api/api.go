@@ -121,6 +121,7 @@ func (s *Server) routes() {
 	s.submissionRoutes()
 	s.apiKeyRoutes() // apikey.go
 	s.sshRoutes()    // ssh.go
+	s.pageRoutes()   // page.go
 }
 
 // Open checks the configuration, listens on Addr and serves in the background.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/openagents/trust/functions"
 	"github.com/openagents/trust/functions/lambdahttp"
+	"github.com/openagents/trust/functions/review"
 )
 
 func main() {
@@ -38,5 +39,5 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	lambda.Start(lambdahttp.New(h).Handle)
+	lambda.Start(lambdahttp.New(review.NewPages(h)).Handle) // the JSON API and the HTML pages
 }

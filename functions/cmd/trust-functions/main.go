@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/openagents/trust/functions"
+	"github.com/openagents/trust/functions/review"
 )
 
 func main() {
@@ -98,9 +99,11 @@ func run(ctx context.Context, logger *slog.Logger, addr string, dev bool, every 
 			}
 		})
 		if cfg.ReviewerToken != "" {
-			if h.Review, err = functions.NewReviewHandler(cfg, runner, logger); err != nil {
+			rh, err := functions.NewReviewHandler(cfg, runner, logger)
+			if err != nil {
 				return err
 			}
+			h.Review = review.NewPages(rh) // the JSON API and the HTML pages
 		} else {
 			logger.Info("review function off: set TRUST_REVIEWER_TOKEN")
 		}
