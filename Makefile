@@ -82,7 +82,7 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	@if command -v terraform >/dev/null 2>&1; then terraform fmt -check -recursive terraform >/dev/null || { \
+	@if command -v terraform >/dev/null 2>&1; then terraform fmt -check -recursive terraform >/dev/null 2>&1 || { \
 		echo "terraform fmt needed:"; terraform fmt -check -recursive terraform; exit 1; }; \
 	else echo "terraform not installed: terraform fmt -check skipped (terraform/tfcheck still parses every .tf)"; fi
 
