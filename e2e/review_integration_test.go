@@ -86,8 +86,7 @@ func TestIntegrationReviewQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := functions.Mux(functions.Handlers{Sign: signer, Submit: functions.NewSubmitHandler(cfg, runner, logger), Review: rev})
-	mux.Handle("/review/", review.NewPages(rev))
+	mux := functions.Mux(functions.Handlers{Sign: signer, Submit: functions.NewSubmitHandler(cfg, runner, logger), Review: review.NewPages(rev)})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 
