@@ -83,18 +83,24 @@ func NewPages(h *Handler) *Pages {
 	p.mux.HandleFunc("POST /review/login", p.handleLoginCreate)
 	p.mux.HandleFunc("POST /review/logout", p.requireSession(p.handleLogout))
 	p.mux.HandleFunc("GET /review/{$}", p.requireSession(p.handleQueuePage))
+	// The same page under a name: API Gateway's /review/{proxy+} route does
+	// not match the bare /review/, so links and redirects use this one.
+	p.mux.HandleFunc("GET /review/queue", p.requireSession(p.handleQueuePage))
 	p.mux.HandleFunc("GET /review/submissions/{id}", p.requireSession(p.handleSubmissionPage))
 	p.mux.HandleFunc("POST /review/submissions/{id}", p.requireSession(p.handleDecisionPage))
 	p.mux.HandleFunc("/review/", p.handleNoPage)
 	return p
 }
 
+// QueuePage is the review queue's address.
+const QueuePage = "/review/queue"
+
 // ServeHTTP serves /review and /review/…; anything else goes to the JSON
 // handler.
 func (p *Pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/review":
-		http.Redirect(w, r, "/review/", http.StatusSeeOther)
+		http.Redirect(w, r, QueuePage, http.StatusSeeOther)
 	case strings.HasPrefix(r.URL.Path, "/review/"):
 		p.mux.ServeHTTP(w, r)
 	default:
@@ -253,7 +259,7 @@ func (p *Pages) handleLoginCreate(w http.ResponseWriter, r *http.Request) {
 		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode,
 	})
 	p.Handler.Logger.Info("reviewer logged in", "reviewer", d.Reviewer)
-	http.Redirect(w, r, "/review/", http.StatusSeeOther)
+	http.Redirect(w, r, QueuePage, http.StatusSeeOther)
 }
 
 func (p *Pages) handleLogout(w http.ResponseWriter, r *http.Request, _ pageSession) {

@@ -83,7 +83,7 @@ func (e *pageEnv) MustLogin(tb testing.TB, reviewer string) string {
 // MustCSRF reads the form token off the queue page.
 func (e *pageEnv) MustCSRF(tb testing.TB, cookie string) string {
 	tb.Helper()
-	w := e.do(tb, pageReq{method: "GET", path: "/review/", cookie: cookie})
+	w := e.do(tb, pageReq{method: "GET", path: review.QueuePage, cookie: cookie})
 	_, rest, ok := strings.Cut(w.Body.String(), `name="csrf" value="`)
 	if w.Code != http.StatusOK || !ok {
 		tb.Fatalf("queue: %d, no form token", w.Code)
@@ -105,7 +105,7 @@ func TestPages_Login(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		w := e.do(t, pageReq{method: "POST", path: "/review/login", form: url.Values{"reviewer": {"alice"}, "credential": {reviewerToken}}})
 		cs := w.Result().Cookies()
-		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/review/" || len(cs) != 1 {
+		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != review.QueuePage || len(cs) != 1 {
 			t.Fatalf("login: %d %q %v", w.Code, w.Header().Get("Location"), cs)
 		}
 		c := cs[0]
