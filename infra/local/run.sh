@@ -52,7 +52,12 @@ wait_up() {
 	return 1
 }
 
-./bin/trust-edge -data-dir "$DATA" -addr "$EDGE_ADDR" >"$DATA/edge.log" 2>&1 &
+# A local key-encryption key (32 random bytes, base64, mode 0600) so API keys and SSH
+# credentials can be sealed; in production it comes from Secrets Manager (docs/apikeys.md).
+if [ ! -s "$DATA/kek" ]; then
+	(umask 077; head -c 32 /dev/urandom | base64 > "$DATA/kek")
+fi
+TRUST_KEK_FILE="$DATA/kek" ./bin/trust-edge -data-dir "$DATA" -addr "$EDGE_ADDR" >"$DATA/edge.log" 2>&1 &
 pids+=($!)
 wait_up "$EDGE_ADDR"
 
@@ -113,6 +118,7 @@ OpenAgents Trust — local stack (embedded default)
   edge node        $EDGE_URL          log: $DATA/edge.log   catalog: $DATA/catalog.db
   functions        $FUNCTIONS_URL          log: $DATA/functions.log
   signing key      $DATA/signing-key.pem (key ID "local", published in the keyring)
+  sealing key      $DATA/kek (local key-encryption key for API keys and SSH credentials)
   pinned keyring   $DATA/keyring.json
   OCI base         $DATA/oci-base (local dev base)   images: ${TRUST_REGISTRY:-$DATA/images}
   dev publisher    "dev", KYC-verified; try: trustctl submit testdata/skills/hello
