@@ -259,7 +259,9 @@ func (m *Main) wireAPIKeys() error {
 	}
 	m.Server.APIKeyService = sqlite.NewAPIKeyService(m.DB, sealer)
 	m.Server.UserKeys = sqlite.NewUserKeyStore(sealer)
-	m.Server.SSH = sqlite.NewSSHStore(sealer) // SSH credentials share the KEK (docs/ssh.md)
+	if sealer != nil { // without a KEK every SSH route answers 503 (docs/ssh.md)
+		m.Server.SSH = sqlite.NewSSHStore(sealer) // SSH credentials share the KEK
+	}
 	meter := sqlite.NewMeter(m.DB)
 	meter.Logger = m.Logger
 	if m.Config.TokensPerHour > 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -155,7 +156,7 @@ func (s *Server) readStatus(ctx context.Context, ts trust.TenantStore, p *status
 	}
 	var usage []*trust.UsageRecord
 	for off := 0; off < pageReadLimit; off += trust.MaxListLimit {
-		us, err := ts.FindUsageRecords(ctx, trust.UsageFilter{Limit: trust.MaxListLimit, Offset: off})
+		us, err := ts.FindUsageRecords(ctx, trust.UsageFilter{Limit: trust.MaxListLimit, Offset: off, Newest: true})
 		if err != nil {
 			return err
 		}
@@ -165,8 +166,7 @@ func (s *Server) readStatus(ctx context.Context, ts trust.TenantStore, p *status
 		}
 	}
 	p.Usage.Records = len(usage)
-	for i := len(usage) - 1; i >= 0; i-- {
-		u := usage[i]
+	for _, u := range usage { // newest first
 		p.Usage.Input += u.InputTokens
 		p.Usage.Output += u.OutputTokens
 		if len(p.Usage.Recent) < 20 {
@@ -180,7 +180,7 @@ func (s *Server) readStatus(ctx context.Context, ts trust.TenantStore, p *status
 	}
 	for _, action := range pageAlertActions {
 		a := action
-		evs, err := ts.FindAuditEvents(ctx, trust.AuditEventFilter{Action: &a, Limit: trust.MaxListLimit})
+		evs, err := ts.FindAuditEvents(ctx, trust.AuditEventFilter{Action: &a, Limit: trust.MaxListLimit, Newest: true})
 		if err != nil {
 			return err
 		}
@@ -192,6 +192,9 @@ func (s *Server) readStatus(ctx context.Context, ts trust.TenantStore, p *status
 		id, ok := strings.CutPrefix(e.Target, "machine:")
 		if !ok {
 			continue
+		}
+		if e.Actor != trust.PrincipalService {
+			continue // only the edge itself suspends; a Machine's event proves nothing
 		}
 		switch e.Action {
 		case "machine.suspend":
@@ -239,11 +242,11 @@ func (s *Server) tenantCredits(ctx context.Context, ts trust.TenantStore) (int64
 	return acct.Balance, nil
 }
 
-// findSSHAttempts reads the tenant's attempts matching f, oldest first,
-// up to pageReadLimit.
+// findSSHAttempts reads the tenant's newest attempts matching f, up to
+// pageReadLimit read, and returns them oldest first.
 func (s *Server) findSSHAttempts(ctx context.Context, ts trust.TenantStore, f sshFilter) ([]*trust.SSHAttempt, error) {
 	var out []*trust.SSHAttempt
-	sf := trust.SSHAttemptFilter{CredentialID: f.CredentialID, Limit: trust.MaxListLimit}
+	sf := trust.SSHAttemptFilter{CredentialID: f.CredentialID, Limit: trust.MaxListLimit, Newest: true}
 	for ; sf.Offset < pageReadLimit; sf.Offset += trust.MaxListLimit {
 		as, err := s.SSH.FindSSHAttempts(ctx, ts, sf)
 		if err != nil {
@@ -258,6 +261,7 @@ func (s *Server) findSSHAttempts(ctx context.Context, ts trust.TenantStore, f ss
 			break
 		}
 	}
+	slices.Reverse(out)
 	return out, nil
 }
 

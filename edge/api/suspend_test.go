@@ -76,6 +76,11 @@ func TestServer_SuspendedMachineRefused(t *testing.T) {
 			t.Fatalf("audit event: message %q", msg)
 		}
 	})
+	t.Run("ErrForgedUnsuspend", func(t *testing.T) {
+		// Another Machine of the tenant cannot post the edge's own events.
+		WantError(t, s.Do(t, "POST", "/v1/tenant/audit-events", a.Machine,
+			edgeapi.AuditEventRequest{Action: "machine.unsuspend", Target: "machine:m-burst"}), http.StatusForbidden, trust.EFORBIDDEN)
+	})
 	t.Run("OtherMachine", func(t *testing.T) {
 		for _, rt := range machineReads {
 			WantStatus(t, s.Do(t, rt.method, rt.path, a.Machine, rt.body), http.StatusOK)

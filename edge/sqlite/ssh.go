@@ -343,7 +343,7 @@ func (st *SSHStore) FindSSHAttempts(ctx context.Context, ts trust.TenantStore, f
 	}
 	defer tx.Rollback()
 	rows, err := tx.QueryContext(ctx, `SELECT id, tenant_id, credential_id, actor, at, command, decision, reason, exit_code, output, truncated
-		FROM ssh_attempts WHERE tenant_id = ? AND (? = '' OR credential_id = ?) ORDER BY seq LIMIT ? OFFSET ?`,
+		FROM ssh_attempts WHERE tenant_id = ? AND (? = '' OR credential_id = ?) ORDER BY seq`+order(f.Newest)+` LIMIT ? OFFSET ?`,
 		s.principal.TenantID, f.CredentialID, f.CredentialID, limit, f.Offset)
 	if err != nil {
 		return nil, fmt.Errorf("find ssh attempts: %w", err)

@@ -104,7 +104,7 @@ func (s *TenantStore) FindUsageRecords(ctx context.Context, f trust.UsageFilter)
 		where, args = append(where, "session_id = ?"), append(args, *f.SessionID)
 	}
 	args = append(args, limit, f.Offset)
-	return queryUsageRecords(ctx, tx, `SELECT `+usageColumns+` FROM usage_records WHERE `+strings.Join(where, " AND ")+` ORDER BY seq LIMIT ? OFFSET ?`, args...)
+	return queryUsageRecords(ctx, tx, `SELECT `+usageColumns+` FROM usage_records WHERE `+strings.Join(where, " AND ")+` ORDER BY seq`+order(f.Newest)+` LIMIT ? OFFSET ?`, args...)
 }
 
 // CreateAuditEvent records an audit event of the tenant with the handle's
@@ -117,6 +117,8 @@ func (s *TenantStore) CreateAuditEvent(ctx context.Context, e *trust.AuditEvent)
 	in.Actor = s.principal.Actor()
 	if err := in.Validate(); err != nil {
 		return nil, err
+	} else if s.principal.Kind != trust.PrincipalService && reservedAuditAction(in.Action) {
+		return nil, trust.Errorf(trust.EFORBIDDEN, "audit action %q is recorded by the edge itself", in.Action)
 	}
 	tx, err := s.begin(ctx, nil)
 	if err != nil {
@@ -147,7 +149,7 @@ func (s *TenantStore) FindAuditEvents(ctx context.Context, f trust.AuditEventFil
 		where, args = append(where, "action = ?"), append(args, *f.Action)
 	}
 	args = append(args, limit, f.Offset)
-	return queryAuditEvents(ctx, tx, `SELECT `+auditColumns+` FROM audit_events WHERE `+strings.Join(where, " AND ")+` ORDER BY seq LIMIT ? OFFSET ?`, args...)
+	return queryAuditEvents(ctx, tx, `SELECT `+auditColumns+` FROM audit_events WHERE `+strings.Join(where, " AND ")+` ORDER BY seq`+order(f.Newest)+` LIMIT ? OFFSET ?`, args...)
 }
 
 // FindUsageRecords returns the usage records of one tenant, or of all for "".
@@ -224,4 +226,24 @@ func queryAuditEvents(ctx context.Context, tx *Tx, query string, args ...any) ([
 		return nil, fmt.Errorf("find audit events: %w", err)
 	}
 	return out, nil
+}
+
+// order is the direction of a listing by seq: " DESC" for newest first.
+func order(newest bool) string {
+	if newest {
+		return " DESC"
+	}
+	return ""
+}
+
+// reservedAuditAction reports an action only the edge records (suspensions,
+// anomalies, credits, SSH credential changes): a user or a Machine posting
+// one could forge what the status page shows.
+func reservedAuditAction(action string) bool {
+	for _, p := range []string{"machine.", "usage.", "credits.", "ssh_credential."} {
+		if strings.HasPrefix(action, p) {
+			return true
+		}
+	}
+	return false
 }

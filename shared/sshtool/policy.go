@@ -240,7 +240,7 @@ func (c *checker) argv(argv []string, depth int) error {
 		return c.find(argv, depth)
 	}
 	if skip, ok := wrappers[name]; ok {
-		return c.wrapped(argv[1:], skip, depth)
+		return c.wrappedBy(name, argv[1:], skip, depth)
 	}
 	return nil
 }
@@ -277,6 +277,12 @@ func (c *checker) shell(argv []string, depth int) error {
 func (c *checker) flagScript(argv []string, depth int) error {
 	for _, a := range argv[1:] {
 		if strings.HasPrefix(a, "-") {
+			// A bare flag ("-c", "-l", "-") leaves its value, if any, as the
+			// next word, which is checked. A flag carrying text ("-c'rm …'",
+			// "-qc…", "--command=…") could hide a command: refused.
+			if len(a) > 2 || strings.Contains(a, "=") {
+				return refuse("%s option %q is not allowed: give the command as a separate word", path.Base(argv[0]), clip(a))
+			}
 			continue
 		}
 		if err := c.literalScript(a, depth); err != nil {
@@ -310,14 +316,36 @@ func (c *checker) find(argv []string, depth int) error {
 	return nil
 }
 
-// wrapped checks the command a wrapper runs: after its options, any
-// NAME=value assignments (env), and skip operands.
-func (c *checker) wrapped(rest []string, skip, depth int) error {
+// wrapperFlags are the options, per wrapper, that take no argument. Any
+// other option is refused: one that takes a value ("env -u NAME", "sudo -p
+// PROMPT", "xargs -I STR", "exec -a NAME") would make the check read the
+// wrong word as the command, and some carry a command themselves ("env -S",
+// "flock -c").
+var wrapperFlags = map[string]map[string]bool{
+	"env":     {"-i": true, "--ignore-environment": true, "-0": true, "--null": true},
+	"sudo":    {"-n": true, "--non-interactive": true, "-E": true, "-H": true, "-S": true, "-k": true},
+	"doas":    {"-n": true},
+	"time":    {"-p": true},
+	"xargs":   {"-0": true, "--null": true, "-r": true, "--no-run-if-empty": true, "-t": true, "--verbose": true, "-x": true},
+	"setsid":  {"-f": true, "-w": true, "--fork": true, "--wait": true},
+	"timeout": {"--foreground": true, "--preserve-status": true, "-v": true, "--verbose": true},
+	"command": {"-p": true},
+	"strace":  {"-f": true, "-q": true},
+	"ltrace":  {"-f": true},
+}
+
+// wrappedBy checks the command the named wrapper runs: after its options
+// (each checked against wrapperFlags), any NAME=value assignments (env), and
+// skip operands.
+func (c *checker) wrappedBy(name string, rest []string, skip, depth int) error {
 	i := 0
 	for i < len(rest) && (strings.HasPrefix(rest[i], "-") || strings.HasPrefix(rest[i], "+")) {
 		if rest[i] == "--" {
 			i++
 			break
+		}
+		if !wrapperFlags[name][rest[i]] {
+			return refuse("%s option %q is not allowed here: only options without a value may precede the wrapped command", name, clip(rest[i]))
 		}
 		i++
 	}

@@ -183,3 +183,37 @@ func BenchmarkCheck(b *testing.B) {
 		})
 	}
 }
+
+// Options of wrappers and string runners that take a value (or carry a
+// command) could make the check read the wrong word as the command: every
+// one of these would run rm -rf / and must be refused; plain wrapper use
+// stays allowed.
+func TestCheck_WrapperOptions(t *testing.T) {
+	p := trust.SSHPolicy{
+		Allow: []string{"ls", "env", "sudo", "xargs", "exec", "su", "script", "flock", "timeout", "watch"},
+		Deny:  []string{"rm"},
+	}
+	for _, cmd := range []string{
+		"env -u ls rm -rf /",
+		"sudo -p ls rm -rf /",
+		"xargs -I ls rm -rf /",
+		"exec -a ls rm -rf /",
+		"env -S'rm -rf /'",
+		"env --split-string='rm -rf /'",
+		"su --command='rm -rf /'",
+		"su -c'rm -rf /'",
+		"script -qc'rm -rf /'",
+		"flock -c 'rm -rf /' ls",
+		"timeout -s KILL 5 rm -rf /",
+		"sudo rm -rf /",
+	} {
+		if err := sshtool.Check(p, cmd); err == nil {
+			t.Errorf("Check(%q) allowed, want refused", cmd)
+		}
+	}
+	for _, cmd := range []string{"sudo -n ls /root", "env -i ls", "xargs -0 ls", "timeout 5 ls", "su -c 'ls /tmp'", "timeout --foreground 5 ls"} {
+		if err := sshtool.Check(p, cmd); err != nil {
+			t.Errorf("Check(%q) = %v, want allowed", cmd, err)
+		}
+	}
+}

@@ -183,7 +183,13 @@ func (t *Tool) Run(ctx context.Context, req Request) (*Result, error) {
 	at := t.Now()
 	attempt := &trust.SSHAttempt{CredentialID: cred.ID, At: at, Command: req.Command, Decision: trust.SSHRefused}
 	if len(req.Command) > trust.MaxSSHCommand {
-		attempt.Command = req.Command[:trust.MaxSSHCommand]
+		// Cut on a character boundary: a split character would be encoded
+		// larger than the cap and the edge would refuse the audit record.
+		c := req.Command[:trust.MaxSSHCommand]
+		for len(c) > 0 && !utf8.ValidString(c) {
+			c = c[:len(c)-1]
+		}
+		attempt.Command = c
 	}
 
 	if disabled || signer == nil {
@@ -268,14 +274,28 @@ func (t *Tool) exec(ctx context.Context, target trust.SSHTarget, signer ssh.Sign
 	}
 	client := ssh.NewClient(c, chans, reqs)
 	defer client.Close()
+	// Until the command has started, the deadline closes the connection (a
+	// server may complete the handshake and never answer the channel open).
+	stopOpen := context.AfterFunc(ctx, func() { client.Close() })
 	sess, err := client.NewSession()
 	if err != nil {
+		stopOpen()
+		if ctx.Err() != nil {
+			return nil, trust.Errorf(trust.EUNAVAILABLE, "opening an ssh session timed out")
+		}
 		return nil, trust.Errorf(trust.EUNAVAILABLE, "cannot open an ssh session")
 	}
 	defer sess.Close()
 	out := &capWriter{max: t.OutputCap}
 	sess.Stdout, sess.Stderr = out, out
-	if err := sess.Start(command); err != nil {
+	err = sess.Start(command)
+	if !stopOpen() {
+		err = errors.Join(err, ctx.Err())
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, trust.Errorf(trust.EUNAVAILABLE, "starting the command timed out")
+		}
 		return nil, trust.Errorf(trust.EUNAVAILABLE, "the target refused to start the command")
 	}
 	done := make(chan error, 1)

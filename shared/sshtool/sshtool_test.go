@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/ssh"
 
@@ -352,4 +353,94 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 func pemBody(p []byte) string {
 	lines := strings.Split(strings.TrimSpace(string(p)), "\n")
 	return lines[2] // lines[1] is a header every unencrypted ed25519 key shares
+}
+
+// A server that completes the handshake and never answers the session's
+// channel open: the deadline still ends Run, and the attempt is recorded.
+func TestTool_TimeoutBeforeStart(t *testing.T) {
+	hostKey, _ := MustKey(t)
+	clientKey, keyPEM := MustKey(t)
+	config := &ssh.ServerConfig{PublicKeyCallback: func(_ ssh.ConnMetadata, k ssh.PublicKey) (*ssh.Permissions, error) {
+		if string(k.Marshal()) == string(clientKey.PublicKey().Marshal()) {
+			return nil, nil
+		}
+		return nil, trust.Errorf(trust.EUNAUTHORIZED, "unknown key")
+	}}
+	config.AddHostKey(hostKey)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				_, chans, reqs, err := ssh.NewServerConn(conn, config)
+				if err != nil {
+					return
+				}
+				go ssh.DiscardRequests(reqs)
+				var held []ssh.NewChannel
+				for nc := range chans { // never accepted, never rejected
+					held = append(held, nc)
+				}
+			}()
+		}
+	}()
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	p := 0
+	for _, c := range port {
+		p = p*10 + int(c-'0')
+	}
+	now := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	appr := MustApprover(t, &now)
+	edge := &FakeEdge{}
+	tool := sshtool.NewTool()
+	tool.Edge, tool.Approvals, tool.SessionID, tool.UserID = edge, appr, "conv1", "usr_1"
+	tool.Now = func() time.Time { return now }
+	tool.Timeout = 300 * time.Millisecond
+	cred := &trust.SSHCredential{ID: "ssh_1", Target: trust.SSHTarget{Host: host, Port: p, User: "agent", HostKey: string(ssh.MarshalAuthorizedKey(hostKey.PublicKey()))},
+		Policy: trust.SSHPolicy{Allow: []string{"echo"}}}
+	if err := tool.Open(&trust.SSHKey{Credential: cred}, keyPEM); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := appr.Approve(sshtool.Scope{SessionID: "conv1", UserID: "usr_1", CredentialID: "ssh_1"}, "echo hi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := tool.Run(context.Background(), sshtool.Request{Command: "echo hi", Approval: tok})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if trust.ErrorCode(err) != trust.EUNAVAILABLE {
+			t.Fatalf("err = %v, want unavailable (timed out)", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run still blocked 10 s after a 300 ms timeout")
+	}
+	if len(edge.Attempts) != 1 {
+		t.Fatalf("%d attempts recorded, want 1", len(edge.Attempts))
+	}
+}
+
+// A command over the audit cap is cut on a character boundary, so the edge
+// can store the refused attempt (a split character would grow past the cap).
+func TestTool_LongCommandAudited(t *testing.T) {
+	f := mustFixture(t, nil)
+	cmd := "echo " + strings.Repeat("a", trust.MaxSSHCommand-6) + "é; rm -rf /"
+	if _, err := f.run(t, cmd); err == nil {
+		t.Fatal("a denied command ran")
+	}
+	last := f.edge.Attempts[len(f.edge.Attempts)-1]
+	if len(last.Command) > trust.MaxSSHCommand || !utf8.ValidString(last.Command) {
+		t.Fatalf("audited command: %d bytes, valid UTF-8 %v", len(last.Command), utf8.ValidString(last.Command))
+	}
 }

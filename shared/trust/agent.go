@@ -101,6 +101,7 @@ type UsageFilter struct {
 	SessionID *string
 	Limit     int // 0 for DefaultListLimit
 	Offset    int
+	Newest    bool // newest first (default: oldest first)
 }
 
 // AuditEvent is one thing that happened in a tenant: who (Actor), what
@@ -150,6 +151,7 @@ type AuditEventFilter struct {
 	Action *string
 	Limit  int // 0 for DefaultListLimit
 	Offset int
+	Newest bool // newest first (default: oldest first)
 }
 
 // CheckPage reports a bad limit or offset as EINVALID and returns the limit

@@ -183,6 +183,7 @@ type SSHAttemptFilter struct {
 	CredentialID string
 	Limit        int
 	Offset       int
+	Newest       bool // newest first (default: oldest first)
 }
 
 // SSHStore keeps SSH credentials, grants and attempts. Every tenant method
