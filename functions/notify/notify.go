@@ -181,6 +181,18 @@ func (d *Deliverer) Notify(ctx context.Context) {
 		"delivered", res.Delivered, "failed", res.Failed, "skipped", res.Skipped)
 }
 
+// NotifyOne is the pipeline's hook: one delivery attempt of the notification
+// just recorded, and only that one, so the rejecting request never waits on
+// other publishers' receivers; failures are logged and left to the schedule.
+func (d *Deliverer) NotifyOne(ctx context.Context, n *trust.Notification) {
+	delivered, err := d.Deliver(ctx, n)
+	if err != nil {
+		d.logger().Error("notification delivery failed", "notification", n.ID, "err", err)
+		return
+	}
+	d.logger().Info("notification delivery", "notification", n.ID, "delivered", delivered)
+}
+
 // Deliver makes one recorded delivery attempt of n, whatever its attempts so
 // far: for a caller that holds the notification it just created. delivered
 // reports a 2xx answer; err reports the catalog failing (no attempt counted).

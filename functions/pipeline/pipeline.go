@@ -49,6 +49,7 @@ type Catalog interface {
 	TransitionSubmission(ctx context.Context, id string, t trust.SubmissionTransition) (*trust.Submission, error)
 	ReplaceSubmissionFindings(ctx context.Context, id, source string, fs []*trust.SubmissionFinding) error
 	CreateNotification(ctx context.Context, n *trust.Notification) (*trust.Notification, error)
+	FindPublisherByID(ctx context.Context, id string) (*trust.Publisher, error)
 
 	FindSkillVersion(ctx context.Context, ref trust.SkillRef) (*trust.SkillVersion, error)
 	CreateSkillVersion(ctx context.Context, v *trust.SkillVersion) (*trust.SkillVersion, error)
@@ -110,9 +111,10 @@ type Runner struct {
 	Limits  bundle.Limits // extraction limits; MaxCompressed should be the intake cap
 	WorkDir string        // parent of the temporary extraction directories ("" = os.TempDir())
 
-	// Notify, if set, is called after a rejection notification is recorded
-	// and not yet delivered (wired to the notify function's delivery).
-	Notify func(ctx context.Context)
+	// Notify, if set, is called with a rejection notification that is
+	// recorded and was never attempted (wired to notify.Deliverer.NotifyOne);
+	// later attempts are the scheduled notify function's.
+	Notify func(ctx context.Context, n *trust.Notification)
 
 	// StaleAfter is how long a submission must sit in a non-final state before
 	// ResumeStale picks it up; NotifyWindow how far back ResumeStale looks for

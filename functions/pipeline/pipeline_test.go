@@ -54,7 +54,7 @@ func MustEnv(tb testing.TB, analyzers ...scan.FileAnalyzer) *env {
 	r.WorkDir = e.work
 	r.Now = e.clock.Now
 	r.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	r.Notify = func(context.Context) { e.notified.Add(1) }
+	r.Notify = func(context.Context, *trust.Notification) { e.notified.Add(1) }
 	if err := r.Open(); err != nil {
 		tb.Fatal(err)
 	}
@@ -641,5 +641,75 @@ func TestResume_BehaviorMinScore(t *testing.T) {
 	sub = e.mustResume(t, e.cat.MustSubmit(t, "acme", hello(t).TarGz(t)).ID)
 	if sub.State != trust.SubmissionRejected {
 		t.Fatalf("state %s, want rejected by the detonation of a high-risk submission", sub.State)
+	}
+}
+
+// KYC is checked again at signing: a publisher Stripe disabled after intake
+// (say, while a reviewer looked at the submission) gets nothing signed; the
+// submission waits in approved and is signed once verified again.
+func TestResume_KYCRevokedBeforeSigning(t *testing.T) {
+	e := MustEnv(t, flagAnalyzer{})
+	id := e.cat.MustSubmit(t, "acme", hello(t).TarGz(t)).ID
+	if sub := e.mustResume(t, id); sub.State != trust.SubmissionFlagged {
+		t.Fatalf("state %s, want flagged", sub.State)
+	}
+	e.cat.SetKYC("acme", trust.KYCRejected)
+	if _, err := e.cat.TransitionSubmission(context.Background(), id, trust.SubmissionTransition{
+		From: trust.SubmissionFlagged, To: trust.SubmissionApproved, Reviewer: "alice", Reason: "looks fine"}); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := e.resume(t, id)
+	if trust.ErrorCode(err) != trust.EFORBIDDEN || sub.State != trust.SubmissionApproved || e.cat.Signatures() != 0 {
+		t.Fatalf("err %v state %s, %d signatures: want forbidden, approved, none", err, sub.State, e.cat.Signatures())
+	}
+	e.cat.SetKYC("acme", trust.KYCVerified)
+	if sub := e.mustResume(t, id); sub.State != trust.SubmissionSigned {
+		t.Fatalf("state %s after KYC verified again, want signed", sub.State)
+	}
+}
+
+// manyAnalyzer reports n low findings on SKILL.md.
+type manyAnalyzer struct{ n int }
+
+func (m manyAnalyzer) AnalyzeFile(name string, data []byte) []scan.Finding {
+	if name != "SKILL.md" {
+		return nil
+	}
+	out := make([]scan.Finding, m.n)
+	for i := range out {
+		out[i] = scan.Finding{RuleID: fmt.Sprintf("MANY%04d", i), Category: "third-party-content", Severity: scan.Low,
+			File: "SKILL.md", Line: i + 1, Evidence: "x", Why: "many"}
+	}
+	return out
+}
+
+// A skill producing more findings than the catalog keeps per source still
+// reaches a decision: the most severe are kept, with a note of the rest.
+func TestResume_FindingsCapped(t *testing.T) {
+	e := MustEnv(t, manyAnalyzer{n: trust.MaxSubmissionFindings + 500})
+	sub := e.mustResume(t, e.cat.MustSubmit(t, "acme", hello(t).TarGz(t)).ID)
+	if !trust.FinalSubmissionState(sub.State) && sub.State != trust.SubmissionFlagged {
+		t.Fatalf("state %s, want a decision", sub.State)
+	}
+	var static []*trust.SubmissionFinding
+	for _, f := range sub.Findings {
+		if f.Source == pipeline.SourceStatic {
+			static = append(static, f)
+		}
+	}
+	if len(static) != trust.MaxSubmissionFindings || static[len(static)-1].RuleID != "FINDINGS-CAP" {
+		t.Fatalf("%d static findings recorded, last %+v", len(static), static[len(static)-1])
+	}
+	// Rejected: the publisher's notification carries the most severe few.
+	ns := e.cat.Notifications()
+	if sub.State != trust.SubmissionRejected || len(ns) != 1 {
+		t.Fatalf("state %s, %d notifications", sub.State, len(ns))
+	}
+	var body pipeline.Rejection
+	if err := json.Unmarshal(ns[0].Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	if len(body.Findings) != pipeline.MaxNotifiedFindings || body.FindingsTotal != len(sub.Findings) || len(ns[0].Body) > trust.MaxNotificationBody/10 {
+		t.Fatalf("notification: %d findings of %d, %d bytes", len(body.Findings), body.FindingsTotal, len(ns[0].Body))
 	}
 }

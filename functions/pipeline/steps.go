@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -136,7 +137,7 @@ func (r *Runner) scan(ctx context.Context, w *work, sub *trust.Submission) (*tru
 		fs = append(fs, &trust.SubmissionFinding{Source: SourceStatic, RuleID: f.RuleID, Category: f.Category,
 			Severity: string(f.Severity), File: f.File, Line: f.Line, Evidence: f.Evidence, Why: f.Why})
 	}
-	if err := r.Catalog.ReplaceSubmissionFindings(ctx, sub.ID, SourceStatic, fs); err != nil {
+	if err := r.Catalog.ReplaceSubmissionFindings(ctx, sub.ID, SourceStatic, capFindings(SourceStatic, fs)); err != nil {
 		return nil, fmt.Errorf("record findings of %s: %w", sub.ID, err)
 	}
 	score := rep.Score
@@ -169,7 +170,7 @@ func (r *Runner) build(ctx context.Context, w *work, sub *trust.Submission) (*tr
 			return nil, fmt.Errorf("inventory image: %w", err)
 		}
 		fs, points, decision := imageFindings(r.VulnDB.MatchPackages(pkgs))
-		if err := r.Catalog.ReplaceSubmissionFindings(ctx, sub.ID, SourceImage, fs); err != nil {
+		if err := r.Catalog.ReplaceSubmissionFindings(ctx, sub.ID, SourceImage, capFindings(SourceImage, fs)); err != nil {
 			return nil, fmt.Errorf("record image findings of %s: %w", sub.ID, err)
 		}
 		if points > 0 {
@@ -278,7 +279,7 @@ func (r *Runner) analyze(ctx context.Context, w *work, sub *trust.Submission) (*
 			Severity: string(f.Severity), File: f.File, Line: f.Line, Evidence: f.Evidence, Why: f.Why})
 		points[f.RuleID] = max(points[f.RuleID], f.Severity.Points())
 	}
-	if err := r.Catalog.ReplaceSubmissionFindings(ctx, sub.ID, SourceBehavior, fs); err != nil {
+	if err := r.Catalog.ReplaceSubmissionFindings(ctx, sub.ID, SourceBehavior, capFindings(SourceBehavior, fs)); err != nil {
 		return nil, fmt.Errorf("record behavior findings of %s: %w", sub.ID, err)
 	}
 	score := sub.Score
@@ -357,6 +358,16 @@ func (r *Runner) sign(ctx context.Context, sub *trust.Submission) (*trust.Submis
 	if !trust.ValidDigest(sub.ImageDigest) {
 		return nil, permanentf("no image digest recorded: an unbuilt skill is never signed")
 	}
+	// Only KYC-verified publishers publish: checked again here, since the
+	// state may have changed since intake (a review can take days). A
+	// publisher that is not verified now leaves the submission waiting in
+	// approved; the scheduled resume signs it once Stripe verifies again.
+	pub, err := r.Catalog.FindPublisherByID(ctx, sub.Publisher)
+	if err != nil {
+		return nil, fmt.Errorf("find publisher %s: %w", sub.Publisher, err)
+	} else if pub.KYCState != trust.KYCVerified {
+		return nil, trust.Errorf(trust.EFORBIDDEN, "publisher %s is not KYC-verified (%s): not signed; the submission waits in approved", sub.Publisher, pub.KYCState)
+	}
 	ref := trust.SkillRef{Name: sub.Name, Version: sub.Version}
 	sv, err := r.Catalog.CreateSkillVersion(ctx, &trust.SkillVersion{
 		Name: sub.Name, Version: sub.Version, Publisher: sub.Publisher,
@@ -388,4 +399,23 @@ func (r *Runner) sign(ctx context.Context, sub *trust.Submission) (*trust.Submis
 	return r.move(ctx, sub.ID, trust.SubmissionTransition{
 		From: trust.SubmissionApproved, To: trust.SubmissionSigned,
 	})
+}
+
+// capFindings keeps at most trust.MaxSubmissionFindings findings of one
+// source, the most severe first, the last place taken by a note of how many
+// were left out: the catalog refuses more, and a skill built to produce
+// thousands must not stall in the pipeline. The score and decision come
+// from the full analysis, so nothing left out changes them.
+func capFindings(source string, fs []*trust.SubmissionFinding) []*trust.SubmissionFinding {
+	if len(fs) <= trust.MaxSubmissionFindings {
+		return fs
+	}
+	sorted := slices.Clone(fs)
+	slices.SortStableFunc(sorted, func(a, b *trust.SubmissionFinding) int {
+		return scan.Severity(b.Severity).Points() - scan.Severity(a.Severity).Points()
+	})
+	kept := sorted[:trust.MaxSubmissionFindings-1]
+	return append(kept, &trust.SubmissionFinding{Source: source, RuleID: "FINDINGS-CAP", Severity: string(scan.Info),
+		Why: fmt.Sprintf("%d more findings not recorded (at most %d per source are kept, the most severe first)",
+			len(fs)-len(kept), trust.MaxSubmissionFindings)})
 }

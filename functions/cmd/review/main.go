@@ -34,7 +34,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	runner.Notify = deliver.Notify
+	runner.Notify = deliver.NotifyOne
 	h, err := functions.NewReviewHandler(cfg, runner, logger)
 	if err != nil {
 		fail(err)

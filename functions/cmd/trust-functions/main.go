@@ -91,7 +91,7 @@ func run(ctx context.Context, logger *slog.Logger, addr string, dev bool, every 
 		if err != nil {
 			return err
 		}
-		runner.Notify = deliver.Notify
+		runner.Notify = deliver.NotifyOne
 		h.Submit = functions.NewSubmitHandler(cfg, runner, logger)
 		scheduled = append(scheduled, func(ctx context.Context) {
 			if _, err := runner.ResumeStale(ctx, runner.StaleAfter); err != nil {

@@ -126,6 +126,13 @@ func (c *Catalog) AddPublisher(id, kycState, token string) *trust.Publisher {
 	return &cp
 }
 
+// SetKYC sets a publisher's KYC state. A test helper, not part of the service.
+func (c *Catalog) SetKYC(id, state string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.publishers[id].KYCState = state
+}
+
 // AuthenticatePublisher implements trust.PublisherService.
 func (c *Catalog) AuthenticatePublisher(ctx context.Context, token string) (*trust.Publisher, error) {
 	if err := ctx.Err(); err != nil {
