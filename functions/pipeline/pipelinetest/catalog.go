@@ -380,6 +380,8 @@ func checkTransition(t trust.SubmissionTransition) error {
 func (c *Catalog) ReplaceSubmissionFindings(ctx context.Context, id, source string, fs []*trust.SubmissionFinding) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	} else if len(fs) > trust.MaxSubmissionFindings { // as the edge refuses
+		return trust.Errorf(trust.EINVALID, "%d findings from %s: at most %d per source", len(fs), source, trust.MaxSubmissionFindings)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -411,6 +413,8 @@ func (c *Catalog) ReplaceSubmissionFindings(ctx context.Context, id, source stri
 func (c *Catalog) CreateNotification(ctx context.Context, n *trust.Notification) (*trust.Notification, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	} else if len(n.Body) > trust.MaxNotificationBody { // as the edge refuses
+		return nil, trust.Errorf(trust.EINVALID, "notification body larger than %d bytes", trust.MaxNotificationBody)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
