@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -27,6 +28,7 @@ type observations struct {
 	Written  []written     `json:"written"`
 	Limits   []LimitHit    `json:"limits"`
 	Evasions []string      `json:"evasions"`
+	Stage2   string        `json:"-"` // the second-stage marker of this run (stage2Marker), set by analyze
 }
 
 type netRaw struct {
@@ -186,6 +188,7 @@ func analyze(r *Report, obs *observations, cs []Canary, perms *trust.Permissions
 		r.Files = append(r.Files, f)
 	}
 	r.Limits = obs.Limits
+	obs.Stage2 = stage2Marker(cs)
 	findings(r, obs, perms, interps, hostSev)
 	nonNil(&r.Entries)
 	nonNil(&r.Execs)
@@ -271,6 +274,7 @@ const (
 	RuleEvasion        = "DY009"
 	RuleMemoryLimit    = "DY010"
 	RuleDropHost       = "DY011"
+	RuleRanDownload    = "DY012"
 )
 
 func findings(r *Report, obs *observations, perms *trust.Permissions, interps []string, hostSev scan.Severity) {
@@ -391,6 +395,13 @@ func findings(r *Report, obs *observations, perms *trust.Permissions, interps []
 	for _, e := range declared.Exec {
 		allowedExec[e] = true
 		allowedExec[path.Base(e)] = true
+	}
+	for _, e := range r.Execs {
+		if obs.Stage2 != "" && slices.Contains(e.Argv, obs.Stage2) {
+			add(RuleRanDownload, scan.CatDownloads, scan.Critical, entryName(e.Entry), "ran the sinkhole's second stage",
+				"the skill executed content it downloaded (the sandbox's stand-in second stage ran): download-and-execute, as droppers do")
+			break
+		}
 	}
 	execs := map[string]bool{}
 	for _, e := range r.Execs {

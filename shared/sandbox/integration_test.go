@@ -100,7 +100,7 @@ func TestDetonateIntegration(t *testing.T) {
 				}
 			}
 		}},
-		{"dropper", scan.Reject, []string{RuleDropHost, RuleUndeclaredHost, RuleUndeclaredExec}, func(t *testing.T, r *Report) {
+		{"dropper", scan.Reject, []string{RuleDropHost, RuleUndeclaredHost, RuleRanDownload}, func(t *testing.T, r *Report) {
 			if !hasExec(r, "curl", "http://203.0.113.7/payload.sh") || !hasConnect(r, "203.0.113.7", 80, "ENETUNREACH") {
 				t.Errorf("raw-IP stage: execs %+v network %+v", r.Execs, r.Network)
 			}

@@ -1,7 +1,10 @@
 package sandbox
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -19,6 +22,10 @@ type sinkhole struct {
 	ReadLimit int           // bytes of each TCP connection kept
 	IdleTime  time.Duration // how long a TCP client may stay silent
 	MaxEvents int
+	// Stage2, when set, is the marker of the stand-in second stage every
+	// plain HTTP request is answered with: a shell script that runs
+	// `/bin/true MARKER`, so a dropper that executes what it fetched shows it.
+	Stage2 string
 
 	mu    sync.Mutex
 	dns   []DNSQuery
@@ -141,7 +148,11 @@ func (s *sinkhole) handleTCP(c net.Conn, port int) {
 		}
 	}
 	if len(buf) > 0 && buf[0] != 0x16 {
-		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+		body := ""
+		if s.Stage2 != "" {
+			body = "#!/bin/sh\n/bin/true " + s.Stage2 + "\n"
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
 	}
 	if len(buf) == 0 {
 		return
@@ -175,4 +186,16 @@ func requestComplete(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// stage2Marker is the word the stand-in second stage passes to /bin/true in
+// a run: derived from the run's canaries (fresh each run, unknown to the
+// skill beforehand), and not itself a canary value.
+func stage2Marker(cs []Canary) string {
+	h := sha256.New()
+	h.Write([]byte("oa-sandbox-stage2"))
+	for _, c := range cs {
+		h.Write([]byte(c.Value))
+	}
+	return "oa-stage2-" + hex.EncodeToString(h.Sum(nil)[:8])
 }

@@ -23,6 +23,7 @@ func detonate(cfg *initConfig) *observations {
 	obs := &observations{}
 	sh := newSinkhole(Sinkhole)
 	sh.MaxEvents = cfg.MaxEvents
+	sh.Stage2 = stage2Marker(cfg.Canaries)
 	if _, _, err := sh.Open(); err != nil {
 		obs.Error = "start the loopback sinkhole: " + err.Error()
 		return obs
