@@ -321,14 +321,14 @@ func NewRetentionJob(c Config, logger *slog.Logger) (func(context.Context) (*edg
 
 // NewRotateHandler builds the monthly API-key rotation (an EventBridge
 // schedule). TRUST_API_KEY_OVERLAP (a Go duration, default 72h) is how long a
-// replaced key version stays valid. The provider key source is
-// rotate.ProviderAdmin, which does not create provider keys yet
-// (docs/apikeys.md): a run reports that per provider and changes nothing.
+// replaced key version stays valid. Each month it promotes the key an
+// operator staged on the edge for each provider (rotate.StagedKeys,
+// docs/apikeys.md); a provider with nothing staged is reported and left as is.
 func NewRotateHandler(c Config, logger *slog.Logger) (*rotate.Handler, error) {
 	if err := c.ValidateEdge(); err != nil {
 		return nil, err
 	}
-	h := rotate.NewHandler(c.Edge(), rotate.ProviderAdmin{})
+	h := rotate.NewHandler(c.Edge(), rotate.StagedKeys{})
 	h.Logger = logger
 	if c.APIKeyOverlap != "" {
 		d, err := time.ParseDuration(c.APIKeyOverlap)

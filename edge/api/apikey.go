@@ -20,6 +20,9 @@ func (s *Server) apiKeyRoutes() {
 	s.mux.Handle("POST /v1/service/api-keys/{provider}/versions", s.requireService(s.handleAPIKeyVersionCreate))
 	s.mux.Handle("GET /v1/service/api-keys/{provider}/versions", s.requireService(s.handleAPIKeyVersionsFind))
 	s.mux.Handle("POST /v1/service/api-keys/{provider}/retire", s.requireService(s.handleAPIKeyVersionsRetire))
+	s.mux.Handle("POST /v1/service/api-keys/{provider}/staged", s.requireService(s.handleAPIKeyStage))
+	s.mux.Handle("GET /v1/service/api-keys/{provider}/staged", s.requireService(s.handleStagedAPIKeyFind))
+	s.mux.Handle("POST /v1/service/api-keys/{provider}/rotate", s.requireService(s.handleAPIKeyRotate))
 	s.mux.Handle("POST /v1/service/tenants/{id}/credits", s.requireService(s.handleCreditGrant))
 	s.mux.Handle("GET /v1/service/tenants/{id}/credits", s.requireService(s.handleCreditAccountFind))
 	s.mux.Handle("GET /v1/service/tenants/{id}/meters/{machine}", s.requireService(s.handleMachineMeterFind))
@@ -96,6 +99,82 @@ func (s *Server) handleAPIKeyVersionsRetire(w http.ResponseWriter, r *http.Reque
 		return
 	}
 	httpapi.WriteJSON(w, http.StatusOK, edgeapi.APIKeyVersionsResponse{Versions: vs})
+}
+
+// handleAPIKeyStage answers POST /v1/service/api-keys/{provider}/staged: the
+// key is sealed at once and replaces any staged one; 201 with its record
+// (fingerprint only).
+func (s *Server) handleAPIKeyStage(w http.ResponseWriter, r *http.Request) {
+	if s.APIKeyService == nil {
+		s.error(w, r, errNotConfigured("API key service"))
+		return
+	}
+	var req edgeapi.StageAPIKeyRequest
+	if err := httpapi.ReadJSON(w, r, smallBodyLimit, &req); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if req.StagedBy == "" {
+		req.StagedBy = "service"
+	}
+	st, err := s.APIKeyService.StageAPIKey(r.Context(), &trust.APIKeyStage{Provider: r.PathValue("provider"), Key: req.Key, StagedBy: req.StagedBy})
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.logger().Info("api key staged", "provider", st.Provider, "fingerprint", st.Fingerprint, "staged_by", st.StagedBy)
+	httpapi.WriteJSON(w, http.StatusCreated, st)
+}
+
+// handleStagedAPIKeyFind answers GET /v1/service/api-keys/{provider}/staged.
+func (s *Server) handleStagedAPIKeyFind(w http.ResponseWriter, r *http.Request) {
+	if s.APIKeyService == nil {
+		s.error(w, r, errNotConfigured("API key service"))
+		return
+	}
+	st, err := s.APIKeyService.FindStagedAPIKey(r.Context(), r.PathValue("provider"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, st)
+}
+
+// handleAPIKeyRotate answers POST /v1/service/api-keys/{provider}/rotate:
+// 201 with the version the staged key became, 200 with the period's existing
+// version, 409 when nothing is staged (also logged as a warning, so
+// operators notice before the overlap window matters).
+func (s *Server) handleAPIKeyRotate(w http.ResponseWriter, r *http.Request) {
+	if s.APIKeyService == nil {
+		s.error(w, r, errNotConfigured("API key service"))
+		return
+	}
+	var req edgeapi.RotateAPIKeyRequest
+	if err := httpapi.ReadJSON(w, r, smallBodyLimit, &req); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if req.OverlapSeconds < 0 || req.OverlapSeconds > int64(trust.MaxAPIKeyOverlap/time.Second) {
+		s.error(w, r, trust.Errorf(trust.EINVALID, "overlap_seconds must be between 0 and %d", int64(trust.MaxAPIKeyOverlap/time.Second)))
+		return
+	}
+	provider := r.PathValue("provider")
+	v, created, err := s.APIKeyService.PromoteStagedAPIKey(r.Context(), &trust.APIKeyPromote{
+		Provider: provider, Period: req.Period, Overlap: time.Duration(req.OverlapSeconds) * time.Second,
+	})
+	if trust.ErrorCode(err) == trust.ECONFLICT {
+		s.logger().Warn("api key rotation without a staged key", "provider", provider, "period", req.Period, "err", trust.ErrorMessage(err))
+	}
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		s.logger().Info("api key rotated", "provider", v.Provider, "period", v.Period, "version", v.Version)
+	}
+	httpapi.WriteJSON(w, status, edgeapi.APIKeyVersionResponse{APIKeyVersion: *v, Created: created})
 }
 
 // handleKeyVersionFind answers GET /v1/tenant/key-version/{provider} for a

@@ -25,6 +25,9 @@ func init() {
 		route{"POST", "/v1/service/api-keys/{provider}/versions", `{"key":"k"}`, true},
 		route{"GET", "/v1/service/api-keys/{provider}/versions", nil, true},
 		route{"POST", "/v1/service/api-keys/{provider}/retire", nil, true},
+		route{"POST", "/v1/service/api-keys/{provider}/staged", `{"key":"k"}`, true},
+		route{"GET", "/v1/service/api-keys/{provider}/staged", nil, true},
+		route{"POST", "/v1/service/api-keys/{provider}/rotate", `{"period":"2026-11"}`, true},
 		route{"POST", "/v1/service/tenants/{id}/credits", `{"amount":1,"idempotency_key":"g"}`, true},
 		route{"GET", "/v1/service/tenants/{id}/credits", nil, true},
 		route{"GET", "/v1/service/tenants/{id}/meters/{machine}", nil, true},
@@ -42,6 +45,7 @@ func init() {
 const (
 	canaryPlatformKey = "sk-ant-api03-CANARY-platform-1f2e3d4c5b6a7980"
 	canaryUserKey     = "sk-proj-CANARY-user-0a9b8c7d6e5f4a3b"
+	canaryStagedKey   = "sk-proj-CANARY-staged-6b5a4f3e2d1c0b9a"
 )
 
 // FakeSuspender stands in for the provisioning side (Fly Machines API).
@@ -134,6 +138,84 @@ func TestServer_APIKeyVersions(t *testing.T) {
 		bare := MustOpenTenantServer(t)
 		bare.APIKeyService = sqlite.NewAPIKeyService(bare.DB, nil)
 		WantError(t, bare.Do(t, "POST", "/v1/service/api-keys/openai/versions", ServiceToken, edgeapi.APIKeyVersionRequest{Key: canaryPlatformKey}), http.StatusServiceUnavailable, trust.EUNAVAILABLE)
+	})
+}
+
+func TestServer_StagedRotation(t *testing.T) {
+	s, _, _ := MustOpenKeyServer(t)
+	a := s.MustTenant(t, "a")
+	s.MustGrant(t, "a", 1000, "g1")
+	const base = "/v1/service/api-keys/anthropic"
+
+	WantError(t, s.Do(t, "GET", base+"/staged", ServiceToken, nil), http.StatusNotFound, trust.ENOTFOUND)
+	rec := s.Do(t, "POST", base+"/rotate", ServiceToken, edgeapi.RotateAPIKeyRequest{Period: "2026-07"})
+	WantError(t, rec, http.StatusConflict, trust.ECONFLICT)
+	if !strings.Contains(rec.Body.String(), "no staged key for anthropic: stage the next key first") {
+		t.Fatalf("no staged key answer = %s", rec.Body)
+	}
+
+	rec = s.Do(t, "POST", base+"/staged", ServiceToken, edgeapi.StageAPIKeyRequest{Key: canaryStagedKey})
+	WantStatus(t, rec, http.StatusCreated)
+	var st trust.StagedAPIKey
+	MustDecode(t, rec, &st)
+	if st.Provider != "anthropic" || st.StagedBy != "service" || st.Fingerprint != trust.APIKeyFingerprint(canaryStagedKey) {
+		t.Fatalf("staged = %+v", st)
+	}
+	rec = s.Do(t, "GET", base+"/staged", ServiceToken, nil)
+	WantStatus(t, rec, http.StatusOK)
+	var found trust.StagedAPIKey
+	MustDecode(t, rec, &found)
+	if found.Fingerprint != st.Fingerprint {
+		t.Fatalf("found = %+v", found)
+	}
+
+	rec = s.Do(t, "POST", base+"/rotate", ServiceToken, edgeapi.RotateAPIKeyRequest{Period: "2026-07", OverlapSeconds: 3600})
+	WantStatus(t, rec, http.StatusCreated)
+	var v edgeapi.APIKeyVersionResponse
+	MustDecode(t, rec, &v)
+	if v.Version != 1 || !v.Created || v.Period != "2026-07" || v.State != trust.APIKeyActive {
+		t.Fatalf("rotated = %+v", v)
+	}
+	WantError(t, s.Do(t, "GET", base+"/staged", ServiceToken, nil), http.StatusNotFound, trust.ENOTFOUND)
+	// The active key cannot be staged again.
+	WantError(t, s.Do(t, "POST", base+"/staged", ServiceToken, edgeapi.StageAPIKeyRequest{Key: canaryStagedKey}), http.StatusConflict, trust.ECONFLICT)
+	rec = s.Do(t, "POST", base+"/rotate", ServiceToken, edgeapi.RotateAPIKeyRequest{Period: "2026-07"})
+	WantStatus(t, rec, http.StatusOK)
+	MustDecode(t, rec, &v)
+	if v.Version != 1 || v.Created {
+		t.Fatalf("second rotation in the period = %+v", v)
+	}
+	rec = s.Do(t, "GET", "/v1/tenant/key-version/anthropic", a.Machine, nil)
+	WantStatus(t, rec, http.StatusOK)
+
+	t.Run("ErrInvalid", func(t *testing.T) {
+		for _, tt := range []struct {
+			name, method, path string
+			body               any
+		}{
+			{"UnknownProvider", "POST", "/v1/service/api-keys/gemini/staged", edgeapi.StageAPIKeyRequest{Key: canaryStagedKey}},
+			{"EmptyKey", "POST", base + "/staged", edgeapi.StageAPIKeyRequest{}},
+			{"UnknownField", "POST", base + "/staged", `{"key":"k","period":"2026-07"}`},
+			{"NoPeriod", "POST", base + "/rotate", edgeapi.RotateAPIKeyRequest{}},
+			{"BadPeriod", "POST", base + "/rotate", edgeapi.RotateAPIKeyRequest{Period: "26-07"}},
+			{"NegativeOverlap", "POST", base + "/rotate", `{"period":"2026-08","overlap_seconds":-1}`},
+			{"LongOverlap", "POST", base + "/rotate", `{"period":"2026-08","overlap_seconds":7776001}`},
+			{"FindUnknownProvider", "GET", "/v1/service/api-keys/gemini/staged", nil},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				WantError(t, s.Do(t, tt.method, tt.path, ServiceToken, tt.body), http.StatusBadRequest, trust.EINVALID)
+			})
+		}
+	})
+	t.Run("ErrForbiddenForMachine", func(t *testing.T) {
+		WantError(t, s.Do(t, "POST", base+"/staged", a.Machine, edgeapi.StageAPIKeyRequest{Key: canaryStagedKey}), http.StatusForbidden, trust.EFORBIDDEN)
+		WantError(t, s.Do(t, "POST", base+"/rotate", a.Machine, edgeapi.RotateAPIKeyRequest{Period: "2026-08"}), http.StatusForbidden, trust.EFORBIDDEN)
+	})
+	t.Run("ErrUnavailableWithoutKEK", func(t *testing.T) {
+		bare := MustOpenTenantServer(t)
+		bare.APIKeyService = sqlite.NewAPIKeyService(bare.DB, nil)
+		WantError(t, bare.Do(t, "POST", base+"/staged", ServiceToken, edgeapi.StageAPIKeyRequest{Key: canaryStagedKey}), http.StatusServiceUnavailable, trust.EUNAVAILABLE)
+		WantError(t, bare.Do(t, "POST", base+"/rotate", ServiceToken, edgeapi.RotateAPIKeyRequest{Period: "2026-08"}), http.StatusServiceUnavailable, trust.EUNAVAILABLE)
 	})
 }
 
@@ -289,6 +371,19 @@ func TestServer_APIKeySecretsNeverLeak(t *testing.T) {
 		do("POST", "/v1/service/api-keys/openai/versions", canaryPlatformKey, edgeapi.APIKeyVersionRequest{Key: canaryPlatformKey})
 		do("GET", "/v1/service/api-keys/anthropic/versions", ServiceToken, nil)
 		do("POST", "/v1/service/api-keys/anthropic/retire", ServiceToken, nil)
+		do("POST", "/v1/service/api-keys/openai/staged", ServiceToken, edgeapi.StageAPIKeyRequest{Key: canaryStagedKey, StagedBy: "ops"})
+		do("POST", "/v1/service/api-keys/openai/staged", ServiceToken, edgeapi.StageAPIKeyRequest{Key: canaryStagedKey, StagedBy: canaryStagedKey + "\n"})
+		do("POST", "/v1/service/api-keys/gemini/staged", ServiceToken, edgeapi.StageAPIKeyRequest{Key: canaryStagedKey})
+		do("POST", "/v1/service/api-keys/openai/staged", ServiceToken, `{"key":"`+canaryStagedKey+`"`)
+		do("POST", "/v1/service/api-keys/openai/staged", ServiceToken, `{"key":"`+canaryStagedKey+`","extra":1}`)
+		do("POST", "/v1/service/api-keys/openai/staged", a.Machine, edgeapi.StageAPIKeyRequest{Key: canaryStagedKey})
+		do("POST", "/v1/service/api-keys/openai/staged", canaryStagedKey, edgeapi.StageAPIKeyRequest{Key: canaryStagedKey})
+		do("GET", "/v1/service/api-keys/openai/staged", ServiceToken, nil)
+		do("POST", "/v1/service/api-keys/anthropic/rotate", ServiceToken, edgeapi.RotateAPIKeyRequest{Period: "2026-08"})
+		do("POST", "/v1/service/api-keys/openai/rotate", ServiceToken, edgeapi.RotateAPIKeyRequest{Period: "2026-08"})
+		do("POST", "/v1/service/api-keys/openai/rotate", ServiceToken, edgeapi.RotateAPIKeyRequest{Period: "2026-08"})
+		do("POST", "/v1/service/api-keys/openai/staged", ServiceToken, edgeapi.StageAPIKeyRequest{Key: canaryStagedKey}) // the active key: 409
+		do("GET", "/v1/service/api-keys/openai/versions", ServiceToken, nil)
 		do("PUT", "/v1/tenant/user-keys/openai", a.Session, edgeapi.UserAPIKeyRequest{Key: canaryUserKey})
 		do("PUT", "/v1/tenant/user-keys/openai", a.Machine, edgeapi.UserAPIKeyRequest{Key: canaryUserKey})
 		do("PUT", "/v1/tenant/user-keys/gemini", a.Session, edgeapi.UserAPIKeyRequest{Key: canaryUserKey})
@@ -310,6 +405,9 @@ func TestServer_APIKeySecretsNeverLeak(t *testing.T) {
 	ctx := t.Context()
 	if _, key, err := s.APIKeyService.UnsealCurrentKey(ctx, "anthropic"); err != nil || key != canaryPlatformKey+"-next" {
 		t.Fatalf("unseal current: %v", err)
+	}
+	if v, key, err := s.APIKeyService.UnsealCurrentKey(ctx, "openai"); err != nil || v != 1 || key != canaryStagedKey {
+		t.Fatalf("unseal promoted staged key: version %d, %v", v, err)
 	}
 	svc, _ := s.Tenancy.Service(ctx, ServiceToken)
 	if _, key, err := s.UserKeys.UnsealUserKey(ctx, svc, "a", "openai"); err != nil || key != canaryUserKey {
@@ -349,7 +447,10 @@ func TestServer_APIKeySecretsNeverLeak(t *testing.T) {
 	for _, e := range audit {
 		places = append(places, e.Actor+" "+e.Action+" "+e.Target+" "+e.Detail)
 	}
-	for _, secret := range []string{canaryPlatformKey, canaryUserKey} {
+	if !strings.Contains(logs, "api key rotation without a staged key") {
+		t.Fatal("the rotation without a staged key was not logged")
+	}
+	for _, secret := range []string{canaryPlatformKey, canaryUserKey, canaryStagedKey} {
 		sum := sha256.Sum256([]byte(secret))
 		for _, needle := range []string{secret, secret[8:], hex.EncodeToString(sum[:]), "CANARY"} {
 			for _, p := range places {

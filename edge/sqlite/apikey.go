@@ -2,9 +2,11 @@ package sqlite
 
 import (
 	"context"
+	"crypto/subtle"
 	"database/sql"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/openagents/trust/shared/seal"
 	"github.com/openagents/trust/shared/trust"
@@ -86,23 +88,179 @@ func (s *APIKeyService) CreateAPIKeyVersion(ctx context.Context, c *trust.APIKey
 			return nil, false, err
 		}
 	}
-	var version int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) + 1 FROM api_key_versions WHERE provider = ?`, c.Provider).Scan(&version); err != nil {
-		return nil, false, fmt.Errorf("next %s key version: %w", c.Provider, err)
-	}
-	sealed, err := s.sealer.Seal(ctx, []byte(c.Key), platformKeyAD(c.Provider, version))
+	v, err := s.insertActiveVersion(ctx, tx, c.Provider, c.Period, c.Key, overlap)
 	if err != nil {
-		return nil, false, fmt.Errorf("seal %s key version %d: %w", c.Provider, version, err)
+		return nil, false, err
+	}
+	return v, true, tx.Commit()
+}
+
+// insertActiveVersion seals key as the provider's next version, makes it
+// active and demotes the active version to previous with its overlap window.
+func (s *APIKeyService) insertActiveVersion(ctx context.Context, tx *Tx, provider, period, key string, overlap time.Duration) (*trust.APIKeyVersion, error) {
+	var version int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) + 1 FROM api_key_versions WHERE provider = ?`, provider).Scan(&version); err != nil {
+		return nil, fmt.Errorf("next %s key version: %w", provider, err)
+	}
+	sealed, err := s.sealer.Seal(ctx, []byte(key), platformKeyAD(provider, version))
+	if err != nil {
+		return nil, fmt.Errorf("seal %s key version %d: %w", provider, version, err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE api_key_versions SET state = 'previous', retire_after = ? WHERE provider = ? AND state = 'active'`,
-		formatTime(tx.now.Add(overlap)), c.Provider); err != nil {
-		return nil, false, fmt.Errorf("demote active %s key version: %w", c.Provider, err)
+		formatTime(tx.now.Add(overlap)), provider); err != nil {
+		return nil, fmt.Errorf("demote active %s key version: %w", provider, err)
 	}
-	v := &trust.APIKeyVersion{Provider: c.Provider, Version: version, State: trust.APIKeyActive, Period: c.Period,
+	v := &trust.APIKeyVersion{Provider: provider, Version: version, State: trust.APIKeyActive, Period: period,
 		KEKID: s.sealer.KEK.ID(), CreatedAt: tx.now, ActivatedAt: tx.now}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO api_key_versions (provider, version, state, period, sealed_key, kek_id, created_at, activated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.Provider, v.Version, v.State, nullString(v.Period), sealed, v.KEKID, formatTime(tx.now), formatTime(tx.now)); err != nil {
-		return nil, false, fmt.Errorf("insert %s key version %d: %w", c.Provider, version, err)
+		return nil, fmt.Errorf("insert %s key version %d: %w", provider, version, err)
+	}
+	return v, nil
+}
+
+// stagedKeyAD is the sealed context of a provider's staged key: no version
+// is "staged", so a staged blob never opens as a version and vice versa.
+func stagedKeyAD(provider string) []byte {
+	return seal.Context(purposePlatformKey, provider, "staged")
+}
+
+// StageAPIKey seals and stores the provider's staged key, replacing any
+// earlier one (see trust.APIKeyService).
+func (s *APIKeyService) StageAPIKey(ctx context.Context, st *trust.APIKeyStage) (*trust.StagedAPIKey, error) {
+	if st == nil {
+		return nil, trust.Errorf(trust.EINVALID, "staged key required")
+	} else if err := st.Validate(); err != nil {
+		return nil, err
+	} else if s.sealer == nil {
+		return nil, errNoSealer()
+	}
+	sealed, err := s.sealer.Seal(ctx, []byte(st.Key), stagedKeyAD(st.Provider))
+	if err != nil {
+		return nil, fmt.Errorf("seal staged %s key: %w", st.Provider, err)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if same, err := s.isActiveKey(ctx, tx, st.Provider, []byte(st.Key)); err != nil {
+		return nil, err
+	} else if same {
+		return nil, errStagedIsActive(st.Provider)
+	}
+	out := &trust.StagedAPIKey{Provider: st.Provider, Fingerprint: trust.APIKeyFingerprint(st.Key), KEKID: s.sealer.KEK.ID(),
+		StagedBy: st.StagedBy, StagedAt: tx.now}
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO api_key_staged (provider, sealed_key, kek_id, fingerprint, staged_by, staged_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (provider) DO UPDATE SET sealed_key = excluded.sealed_key, kek_id = excluded.kek_id,
+			fingerprint = excluded.fingerprint, staged_by = excluded.staged_by, staged_at = excluded.staged_at`,
+		out.Provider, sealed, out.KEKID, out.Fingerprint, out.StagedBy, formatTime(tx.now)); err != nil {
+		return nil, fmt.Errorf("store staged %s key: %w", st.Provider, err)
+	}
+	return out, tx.Commit()
+}
+
+// FindStagedAPIKey returns the provider's staged key record, without the key.
+func (s *APIKeyService) FindStagedAPIKey(ctx context.Context, provider string) (*trust.StagedAPIKey, error) {
+	if err := trust.ValidProvider(provider); err != nil {
+		return nil, err
+	}
+	tx, err := s.db.BeginTx(ctx, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	out := trust.StagedAPIKey{Provider: provider}
+	err = tx.QueryRowContext(ctx, `SELECT kek_id, fingerprint, staged_by, staged_at FROM api_key_staged WHERE provider = ?`, provider).
+		Scan(&out.KEKID, &out.Fingerprint, &out.StagedBy, timeScanner{&out.StagedAt})
+	if isNotFound(err) {
+		return nil, errNotFound("no staged %s key", provider)
+	} else if err != nil {
+		return nil, fmt.Errorf("find staged %s key: %w", provider, err)
+	}
+	return &out, nil
+}
+
+// errStagedIsActive answers a staged key that is the active key already:
+// promoting it would make the operator revoke the live key after the overlap.
+func errStagedIsActive(provider string) error {
+	return trust.Errorf(trust.ECONFLICT, "the staged %s key is the active key: stage a new key", provider)
+}
+
+// isActiveKey reports whether key is the provider's active key (false when
+// there is none). A blob that does not open is an internal error.
+func (s *APIKeyService) isActiveKey(ctx context.Context, tx *Tx, provider string, key []byte) (bool, error) {
+	var version int
+	var sealed []byte
+	err := tx.QueryRowContext(ctx, `SELECT version, sealed_key FROM api_key_versions WHERE provider = ? AND state = 'active'`, provider).Scan(&version, &sealed)
+	if isNotFound(err) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("find active %s key version: %w", provider, err)
+	}
+	active, err := s.sealer.Open(ctx, sealed, platformKeyAD(provider, version))
+	if err != nil {
+		return false, fmt.Errorf("unseal %s key version %d: %w", provider, version, err)
+	}
+	defer clear(active)
+	return subtle.ConstantTimeCompare(active, key) == 1, nil
+}
+
+// errNoStagedKey answers a rotation with nothing staged.
+func errNoStagedKey(provider string) error {
+	return trust.Errorf(trust.ECONFLICT, "no staged key for %s: stage the next key first", provider)
+}
+
+// PromoteStagedAPIKey turns the staged key into the period's active version
+// in one transaction (see trust.APIKeyService).
+func (s *APIKeyService) PromoteStagedAPIKey(ctx context.Context, p *trust.APIKeyPromote) (*trust.APIKeyVersion, bool, error) {
+	if p == nil {
+		return nil, false, trust.Errorf(trust.EINVALID, "promotion required")
+	} else if err := p.Validate(); err != nil {
+		return nil, false, err
+	} else if s.sealer == nil {
+		return nil, false, errNoSealer()
+	}
+	overlap := p.Overlap
+	if overlap == 0 {
+		overlap = trust.DefaultAPIKeyOverlap
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	defer tx.Rollback()
+
+	v, err := findAPIKeyVersion(ctx, tx, `provider = ? AND period = ?`, p.Provider, p.Period)
+	if err == nil {
+		return v, false, nil
+	} else if trust.ErrorCode(err) != trust.ENOTFOUND {
+		return nil, false, err
+	}
+	var sealed []byte
+	err = tx.QueryRowContext(ctx, `SELECT sealed_key FROM api_key_staged WHERE provider = ?`, p.Provider).Scan(&sealed)
+	if isNotFound(err) {
+		return nil, false, errNoStagedKey(p.Provider)
+	} else if err != nil {
+		return nil, false, fmt.Errorf("find staged %s key: %w", p.Provider, err)
+	}
+	key, err := s.sealer.Open(ctx, sealed, stagedKeyAD(p.Provider))
+	if err != nil {
+		return nil, false, fmt.Errorf("unseal staged %s key: %w", p.Provider, err)
+	}
+	defer clear(key)
+	if same, err := s.isActiveKey(ctx, tx, p.Provider, key); err != nil {
+		return nil, false, err
+	} else if same {
+		return nil, false, errStagedIsActive(p.Provider)
+	}
+	v, err = s.insertActiveVersion(ctx, tx, p.Provider, p.Period, string(key), overlap)
+	if err != nil {
+		return nil, false, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM api_key_staged WHERE provider = ?`, p.Provider); err != nil {
+		return nil, false, fmt.Errorf("delete staged %s key: %w", p.Provider, err)
 	}
 	return v, true, tx.Commit()
 }

@@ -1,16 +1,21 @@
 // Package rotate is the monthly rotation of the platform's LLM API keys, a
 // Lambda triggered by an EventBridge schedule. Each run, per provider, it
 //
-//  1. creates the month's key version, unless the month already has one: a
-//     new key from a KeySource (the provider's admin API in production),
-//     stored through the edge, which seals it and makes it active while the
-//     version it replaces stays valid for the overlap window;
+//  1. makes the month's key version, unless the month already has one. In
+//     production (StagedKeys) the edge promotes the key an operator staged
+//     beforehand (POST /v1/service/api-keys/{provider}/staged): in one
+//     transaction the staged key becomes the active version and the version
+//     it replaces stays valid for the overlap window. The raw key never
+//     leaves the edge. Any other KeySource hands the function a key, which
+//     it stores through the edge;
 //  2. retires the versions whose overlap window has passed.
 //
 // The month is the event's time (UTC), so a retried or duplicated event
-// creates nothing new: running twice in a month creates one version. The raw
-// key is in memory only between the KeySource and the edge request; it never
-// reaches a log line, an error or the Lambda's result.
+// creates nothing new: running twice in a month creates one version. A
+// provider with nothing staged is reported (and logged) and left as it is;
+// the other providers still rotate. A raw key from a KeySource is in memory
+// only between the source and the edge request; no key reaches a log line,
+// an error or the Lambda's result.
 package rotate
 
 import (
@@ -31,6 +36,7 @@ import (
 type Catalog interface {
 	FindAPIKeyVersions(ctx context.Context, provider string) ([]*trust.APIKeyVersion, error)
 	CreateAPIKeyVersion(ctx context.Context, provider string, req edgeapi.APIKeyVersionRequest) (*trust.APIKeyVersion, bool, error)
+	RotateAPIKey(ctx context.Context, provider string, req edgeapi.RotateAPIKeyRequest) (*trust.APIKeyVersion, bool, error)
 	RetireAPIKeyVersions(ctx context.Context, provider string) ([]*trust.APIKeyVersion, error)
 }
 
@@ -43,23 +49,22 @@ type KeySource interface {
 	CreateKey(ctx context.Context, provider, name string) (key string, err error)
 }
 
-// ProviderAdmin is the production KeySource: the providers' admin APIs.
-//
-// Not implemented yet: creating keys programmatically needs an admin key per
-// provider and their key-creation endpoints, which this project has not
-// integrated. Every call answers ENOTIMPLEMENTED, so a deployment without a
-// real source fails loudly instead of rotating to nothing. Until then an
-// operator stores a new version with POST /v1/service/api-keys/{provider}/versions.
-type ProviderAdmin struct{}
+// StagedKeys is the production KeySource: the key an operator staged on the
+// edge for the next rotation. It hands no key to the function — the handler
+// asks the edge to promote the staged key instead — so CreateKey is never
+// called by a Handler and answers ENOTIMPLEMENTED if called directly.
+type StagedKeys struct{}
 
-// CreateKey answers ENOTIMPLEMENTED.
-func (ProviderAdmin) CreateKey(_ context.Context, provider, _ string) (string, error) {
-	return "", trust.Errorf(trust.ENOTIMPLEMENTED, "creating %s keys through the provider admin API is not implemented", provider)
+// CreateKey answers ENOTIMPLEMENTED: a staged key never leaves the edge.
+func (StagedKeys) CreateKey(_ context.Context, provider, _ string) (string, error) {
+	return "", trust.Errorf(trust.ENOTIMPLEMENTED, "staged %s keys are promoted on the edge, never read", provider)
 }
 
 // Handler rotates the keys of Providers.
 type Handler struct {
-	Catalog   Catalog
+	Catalog Catalog
+	// Source is where the month's key comes from: StagedKeys (or nil)
+	// promotes the key staged on the edge; any other source creates one.
 	Source    KeySource
 	Providers []string
 	Overlap   time.Duration // how long a replaced version stays valid
@@ -125,9 +130,12 @@ func (h *Handler) Handle(ctx context.Context, ev events.CloudWatchEvent) (*Resul
 	return res, nil
 }
 
-// rotate creates the period's version of one provider if missing, then
+// rotate makes the period's version of one provider if missing, then
 // retires what is due.
 func (h *Handler) rotate(ctx context.Context, provider, period string) (*ProviderResult, error) {
+	if _, staged := h.Source.(StagedKeys); staged || h.Source == nil {
+		return h.promote(ctx, provider, period)
+	}
 	pr := &ProviderResult{Provider: provider, Retired: []int{}}
 	vs, err := h.Catalog.FindAPIKeyVersions(ctx, provider)
 	if err != nil {
@@ -143,9 +151,6 @@ func (h *Handler) rotate(ctx context.Context, provider, period string) (*Provide
 		}
 	}
 	if have == nil {
-		if h.Source == nil {
-			return pr, trust.Errorf(trust.EUNAVAILABLE, "no key source configured")
-		}
 		key, err := h.Source.CreateKey(ctx, provider, "openagents-"+period)
 		if err != nil {
 			return pr, fmt.Errorf("create key at the provider: %w", err)
@@ -161,14 +166,36 @@ func (h *Handler) rotate(ctx context.Context, provider, period string) (*Provide
 			pr.Active = v.Version
 		}
 	}
-	retired, err := h.Catalog.RetireAPIKeyVersions(ctx, provider)
+	return pr, h.retire(ctx, pr)
+}
+
+// promote asks the edge to turn the provider's staged key into the period's
+// version (a replay of the period answers the existing one), then retires
+// what is due — also when nothing was staged, since retiring an expired
+// version does not depend on the new one.
+func (h *Handler) promote(ctx context.Context, provider, period string) (*ProviderResult, error) {
+	pr := &ProviderResult{Provider: provider, Retired: []int{}}
+	v, created, err := h.Catalog.RotateAPIKey(ctx, provider, edgeapi.RotateAPIKeyRequest{
+		Period: period, OverlapSeconds: int64(h.Overlap / time.Second),
+	})
 	if err != nil {
-		return pr, fmt.Errorf("retire versions: %w", err)
+		err = fmt.Errorf("promote staged key: %w", err)
+	} else {
+		pr.Active, pr.Created = v.Version, created
+	}
+	return pr, errors.Join(err, h.retire(ctx, pr))
+}
+
+// retire retires the provider's versions whose window has passed.
+func (h *Handler) retire(ctx context.Context, pr *ProviderResult) error {
+	retired, err := h.Catalog.RetireAPIKeyVersions(ctx, pr.Provider)
+	if err != nil {
+		return fmt.Errorf("retire versions: %w", err)
 	}
 	for _, v := range retired {
 		pr.Retired = append(pr.Retired, v.Version)
 	}
-	return pr, nil
+	return nil
 }
 
 func (h *Handler) now() time.Time {

@@ -38,6 +38,21 @@ type APIKeyVersionsResponse struct {
 	Versions []*trust.APIKeyVersion `json:"versions"`
 }
 
+// StageAPIKeyRequest is the body of POST /v1/service/api-keys/{provider}/staged.
+// Key is the raw key for the next rotation: the edge seals it at once and
+// never returns it. StagedBy labels the operator (default "service").
+type StageAPIKeyRequest struct {
+	Key      string `json:"key"`
+	StagedBy string `json:"staged_by,omitempty"`
+}
+
+// RotateAPIKeyRequest is the body of POST /v1/service/api-keys/{provider}/rotate:
+// promote the staged key to the period's version.
+type RotateAPIKeyRequest struct {
+	Period         string `json:"period"`
+	OverlapSeconds int64  `json:"overlap_seconds,omitempty"`
+}
+
 // Key sources of a Machine.
 const (
 	KeySourcePlatform = "platform"
@@ -107,6 +122,39 @@ func (c *Client) RetireAPIKeyVersions(ctx context.Context, provider string) ([]*
 		return nil, err
 	}
 	return out.Versions, nil
+}
+
+// StageAPIKey stages a provider's key for the next rotation, replacing any
+// staged one, and returns its record: a fingerprint, never the key (service
+// credential).
+func (c *Client) StageAPIKey(ctx context.Context, provider string, req StageAPIKeyRequest) (*trust.StagedAPIKey, error) {
+	var out trust.StagedAPIKey
+	if err := c.do(ctx, http.MethodPost, apiKeyPath(provider)+"/staged", req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// FindStagedAPIKey returns the record of a provider's staged key; ENOTFOUND
+// when nothing is staged (service credential).
+func (c *Client) FindStagedAPIKey(ctx context.Context, provider string) (*trust.StagedAPIKey, error) {
+	var out trust.StagedAPIKey
+	if err := c.do(ctx, http.MethodGet, apiKeyPath(provider)+"/staged", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RotateAPIKey promotes a provider's staged key to req.Period's active
+// version on the edge; the key never leaves the edge. created=false when the
+// period already has a version; ECONFLICT when nothing is staged (service
+// credential).
+func (c *Client) RotateAPIKey(ctx context.Context, provider string, req RotateAPIKeyRequest) (*trust.APIKeyVersion, bool, error) {
+	var out APIKeyVersionResponse
+	if err := c.do(ctx, http.MethodPost, apiKeyPath(provider)+"/rotate", req, &out); err != nil {
+		return nil, false, err
+	}
+	return &out.APIKeyVersion, out.Created, nil
 }
 
 // FindKeyVersion returns the key version a Machine should hold (Machine

@@ -2,6 +2,8 @@ package trust
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"regexp"
 	"time"
 )
@@ -142,6 +144,95 @@ type APIKeyService interface {
 	// ENOTFOUND when the provider has no active version; EINTERNAL (logged,
 	// never shown) when the blob does not open.
 	UnsealCurrentKey(ctx context.Context, provider string) (version int, key string, err error)
+
+	// StageAPIKey seals the key an operator prepared for a provider's next
+	// rotation and stores it as the provider's one staged key, replacing any
+	// earlier one. It returns the staged key's record (a fingerprint, never
+	// the key). EINVALID for bad fields, ECONFLICT when the key is the
+	// active one already, EUNAVAILABLE when no key-encryption key is
+	// configured.
+	StageAPIKey(ctx context.Context, s *APIKeyStage) (*StagedAPIKey, error)
+
+	// FindStagedAPIKey returns the provider's staged key record. ENOTFOUND
+	// when nothing is staged.
+	FindStagedAPIKey(ctx context.Context, provider string) (*StagedAPIKey, error)
+
+	// PromoteStagedAPIKey is the monthly rotation, in one transaction: the
+	// staged key becomes the next active version for Period (re-sealed for
+	// that version), the version it replaces becomes previous with
+	// RetireAfter = now + Overlap, and the staged key is removed. created=false
+	// when Period already has a version (returned; the staged key stays).
+	// ECONFLICT when nothing is staged or the staged key is the active one,
+	// EINVALID for bad fields, EUNAVAILABLE without a key-encryption key.
+	PromoteStagedAPIKey(ctx context.Context, p *APIKeyPromote) (v *APIKeyVersion, created bool, err error)
+}
+
+// StagedAPIKey is the record of a key staged for the next rotation, without
+// the key. Fingerprint identifies the key (so operators can check which one
+// is staged) without revealing it.
+type StagedAPIKey struct {
+	Provider    string    `json:"provider"`
+	Fingerprint string    `json:"fingerprint"`
+	KEKID       string    `json:"kek_id"`
+	StagedBy    string    `json:"staged_by"`
+	StagedAt    time.Time `json:"staged_at"`
+}
+
+// MaxStagedByLen bounds the operator label of a staged key.
+const MaxStagedByLen = 100
+
+// APIKeyStage is a key to stage. Key is the raw key: it is sealed before
+// anything is stored and never logged. StagedBy labels the operator.
+type APIKeyStage struct {
+	Provider string
+	Key      string
+	StagedBy string
+}
+
+// Validate reports a bad request as EINVALID, naming no part of the key.
+func (s *APIKeyStage) Validate() error {
+	if err := ValidProvider(s.Provider); err != nil {
+		return err
+	} else if err := ValidRawKey(s.Key); err != nil {
+		return err
+	} else if s.StagedBy == "" || len(s.StagedBy) > MaxStagedByLen {
+		return Errorf(EINVALID, "staged_by must be 1 to %d characters", MaxStagedByLen)
+	}
+	for _, r := range s.StagedBy {
+		if r < 0x20 || r == 0x7f {
+			return Errorf(EINVALID, "staged_by must not contain control characters")
+		}
+	}
+	return nil
+}
+
+// APIKeyPromote asks to promote a provider's staged key for a period.
+type APIKeyPromote struct {
+	Provider string
+	Period   string // required, "2026-11"
+	// Overlap is how long the replaced active version stays valid
+	// (DefaultAPIKeyOverlap when zero).
+	Overlap time.Duration
+}
+
+// Validate reports a bad request as EINVALID.
+func (p *APIKeyPromote) Validate() error {
+	if err := ValidProvider(p.Provider); err != nil {
+		return err
+	} else if !periodPattern.MatchString(p.Period) {
+		return Errorf(EINVALID, "invalid period: want YYYY-MM")
+	} else if p.Overlap < 0 || p.Overlap > MaxAPIKeyOverlap {
+		return Errorf(EINVALID, "overlap must be between 0 and 90 days")
+	}
+	return nil
+}
+
+// APIKeyFingerprint identifies a raw key without revealing it: "sha256:"
+// and the first 16 hex digits of its SHA-256. Provider keys carry far more
+// than 64 bits of entropy, so the fingerprint cannot be reversed or guessed.
+func APIKeyFingerprint(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "sha256:" + hex.EncodeToString(sum[:8])
 }
 
 // UserAPIKey is a tenant's own key for a provider, without the key.
