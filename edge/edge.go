@@ -20,6 +20,7 @@ import (
 	"github.com/openagents/trust/edge/litefs"
 	"github.com/openagents/trust/edge/sqlite"
 	"github.com/openagents/trust/shared/seal"
+	"github.com/openagents/trust/shared/seal/vaulttransit"
 	"github.com/openagents/trust/shared/trust"
 )
 
@@ -35,6 +36,11 @@ const (
 	// EnvKEKFile names the key-encryption key file that seals API keys
 	// (shared/seal); without it the API-key routes answer 503.
 	EnvKEKFile = "TRUST_KEK_FILE"
+
+	// EnvKEKVault names the Vault Transit key that seals API keys and SSH
+	// credentials in production (https://HOST[:PORT]/MOUNT/KEY); the Vault
+	// token comes from VAULT_TOKEN. Exclusive with EnvKEKFile.
+	EnvKEKVault = "TRUST_KEK_VAULT"
 
 	// Replication on LiteFS (replication.go).
 	EnvLiteFSURL   = "TRUST_LITEFS_URL"
@@ -79,6 +85,12 @@ type Config struct {
 	// KEKFile is the key-encryption key that seals API keys: 32 random
 	// bytes in base64, mode 0600. Empty leaves API keys unavailable.
 	KEKFile string
+
+	// KEKVault is the Vault Transit key (a KMS) that seals API keys and SSH
+	// credentials instead of a file: https://HOST[:PORT]/MOUNT/KEY, with the
+	// token VAULTToken (env VAULT_TOKEN, never a flag).
+	KEKVault   string
+	VAULTToken string
 
 	// TokensPerHour is each Machine's usage limit (trust.DefaultTokensPerHour).
 	TokensPerHour int64
@@ -150,6 +162,10 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 	if v := m.Getenv(EnvKEKFile); v != "" {
 		m.Config.KEKFile = v
 	}
+	if v := m.Getenv(EnvKEKVault); v != "" {
+		m.Config.KEKVault = v
+	}
+	m.Config.VAULTToken = m.Getenv("VAULT_TOKEN")
 	m.suspendEnv() // suspend.go
 
 	fs := flag.NewFlagSet("trust-edge", flag.ContinueOnError)
@@ -159,6 +175,7 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 	m.replicationFlags(fs)
 	fs.DurationVar(&m.Config.VersionPoll, "catalog-version-poll", m.Config.VersionPoll, "how often cached reads check for replicated changes (0: on every request)")
 	fs.StringVar(&m.Config.KEKFile, "kek-file", m.Config.KEKFile, "key-encryption key file sealing API keys (env "+EnvKEKFile+")")
+	fs.StringVar(&m.Config.KEKVault, "kek-vault", m.Config.KEKVault, "Vault Transit key sealing API keys instead, https://HOST/MOUNT/KEY; token from VAULT_TOKEN (env "+EnvKEKVault+")")
 	fs.Int64Var(&m.Config.TokensPerHour, "tokens-per-hour", m.Config.TokensPerHour, "usage limit of each Machine over the last hour")
 	m.suspendFlags(fs)
 	tokenFile := fs.String("service-token-file", "", "file holding the service credential (instead of env "+EnvServiceToken+")")
@@ -250,8 +267,17 @@ func (m *Main) Run(ctx context.Context) error {
 // without credits is refused.
 func (m *Main) wireAPIKeys() error {
 	var sealer *seal.Sealer
-	if m.Config.KEKFile != "" {
+	switch {
+	case m.Config.KEKFile != "" && m.Config.KEKVault != "":
+		return fmt.Errorf("a key-encryption key file and a Vault Transit key were both given: use one")
+	case m.Config.KEKFile != "":
 		kek, err := seal.OpenFileKEK(m.Config.KEKFile)
+		if err != nil {
+			return err
+		}
+		sealer = seal.New(kek)
+	case m.Config.KEKVault != "":
+		kek, err := vaulttransit.New(m.Config.KEKVault, m.Config.VAULTToken, nil)
 		if err != nil {
 			return err
 		}

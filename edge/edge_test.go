@@ -2,11 +2,13 @@ package edge_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -329,4 +331,56 @@ func mustReadJSON(tb testing.TB, path string, v any) {
 	if err := json.Unmarshal(buf, v); err != nil {
 		tb.Fatalf("%s: %v", path, err)
 	}
+}
+
+// The KEK comes from a file or a Vault Transit key, never both; a bad Vault
+// location or a missing token stops the node, and the token is never echoed.
+func TestMain_KEKSources(t *testing.T) {
+	const vaultToken = "hvs.CANARY-edge-vault-token-42"
+	kekFile := filepath.Join(t.TempDir(), "kek")
+	if err := os.WriteFile(kekFile, []byte(base64.StdEncoding.EncodeToString(make([]byte, 32))+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+	}{
+		{"ErrBoth", map[string]string{"TRUST_KEK_FILE": kekFile, "TRUST_KEK_VAULT": "https://vault.example/transit/k", "VAULT_TOKEN": vaultToken}},
+		{"ErrNoToken", map[string]string{"TRUST_KEK_VAULT": "https://vault.example/transit/k"}},
+		{"ErrClearText", map[string]string{"TRUST_KEK_VAULT": "http://vault.example/transit/k", "VAULT_TOKEN": vaultToken}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := map[string]string{"TRUST_SERVICE_TOKEN": serviceToken}
+			maps.Copy(vars, tc.vars)
+			m := edge.NewMain()
+			m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+			m.Getenv = env(vars)
+			if err := m.ParseFlags(context.Background(), []string{"-data-dir", t.TempDir(), "-addr", "127.0.0.1:0"}); err != nil {
+				t.Fatal(err)
+			}
+			err := m.Run(context.Background())
+			m.Close()
+			if err == nil {
+				t.Fatal("the node started")
+			} else if strings.Contains(err.Error(), "CANARY") {
+				t.Fatalf("token in the error: %v", err)
+			}
+		})
+	}
+	t.Run("OKVault", func(t *testing.T) {
+		m := edge.NewMain()
+		m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		m.Getenv = env(map[string]string{"TRUST_SERVICE_TOKEN": serviceToken,
+			"TRUST_KEK_VAULT": "https://vault.example:8200/transit/trust-kek", "VAULT_TOKEN": vaultToken})
+		if err := m.ParseFlags(context.Background(), []string{"-data-dir", t.TempDir(), "-addr", "127.0.0.1:0"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		if m.Server.SSH == nil || m.Server.APIKeyService == nil {
+			t.Fatal("sealing services not wired with a Vault KEK")
+		}
+	})
 }
