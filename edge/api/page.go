@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
-	"encoding/base64"
 	"encoding/hex"
 	"html/template"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/openagents/trust/shared/httpapi"
+	"github.com/openagents/trust/shared/pagestyle"
 	"github.com/openagents/trust/shared/trust"
 )
 
@@ -45,7 +45,7 @@ var pageAlertActions = []string{"guard.canary", "guard.anomaly", "usage.anomaly"
 // pageReadLimit bounds the rows a page reads from one list (ten full pages).
 const pageReadLimit = 10 * trust.MaxListLimit
 
-//go:embed pagetmpl/*.html pagetmpl/page.css
+//go:embed pagetmpl/*.html
 var pageFS embed.FS
 
 // pageTemplates are the page templates, each with the shared layout.
@@ -53,17 +53,9 @@ var pageTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
 }).ParseFS(pageFS, "pagetmpl/*.html"))
 
-// pageCSS is the stylesheet, inlined in every page and allowed by its hash
-// in the Content-Security-Policy, so the policy needs no 'unsafe-inline'.
-var pageCSS, pageCSP = func() (template.CSS, string) {
-	css, err := pageFS.ReadFile("pagetmpl/page.css")
-	if err != nil {
-		panic(err)
-	}
-	sum := sha256.Sum256(css)
-	return template.CSS(css), "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
-		"'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-}()
+// pageCSS is the shared stylesheet, inlined in every page and allowed by its
+// hash in the Content-Security-Policy (shared/pagestyle).
+var pageCSS, pageCSP = pagestyle.CSS, pagestyle.CSP
 
 // pageRoutes registers the status page's routes.
 func (s *Server) pageRoutes() {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/openagents/trust/shared/httpapi"
+	"github.com/openagents/trust/shared/pagestyle"
 	"github.com/openagents/trust/shared/trust"
 )
 
@@ -39,7 +40,7 @@ const (
 	pageQueueLimit        = 20
 )
 
-//go:embed pagetmpl/*.html pagetmpl/page.css
+//go:embed pagetmpl/*.html
 var pageFS embed.FS
 
 var pageTemplates = template.Must(template.New("").Funcs(template.FuncMap{
@@ -49,16 +50,9 @@ var pageTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 	},
 }).ParseFS(pageFS, "pagetmpl/*.html"))
 
-// pageCSS is inlined in every page and allowed by its hash in the policy.
-var pageCSS, pageCSP = func() (template.CSS, string) {
-	css, err := pageFS.ReadFile("pagetmpl/page.css")
-	if err != nil {
-		panic(err)
-	}
-	sum := sha256.Sum256(css)
-	return template.CSS(css), "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
-		"'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-}()
+// pageCSS is the shared stylesheet, inlined in every page and allowed by its
+// hash in the policy (shared/pagestyle).
+var pageCSS, pageCSP = pagestyle.CSS, pagestyle.CSP
 
 // Pages serves the reviewers' pages under /review/ and passes every other
 // request to Handler, the JSON API, whose catalog, resumer, credential and
