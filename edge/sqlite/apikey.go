@@ -395,25 +395,6 @@ type UserKeyStore struct {
 // NewUserKeyStore returns the store; a nil sealer answers EUNAVAILABLE.
 func NewUserKeyStore(sealer *seal.Sealer) *UserKeyStore { return &UserKeyStore{sealer: sealer} }
 
-// tenantHandle returns the concrete handle, refusing one no authentication made.
-func tenantHandle(ts trust.TenantStore) (*TenantStore, error) {
-	s, ok := ts.(*TenantStore)
-	if !ok || s == nil || s.db == nil || s.principal.TenantID == "" {
-		return nil, trust.Errorf(trust.EUNAUTHORIZED, "tenant handle not authenticated")
-	}
-	return s, nil
-}
-
-// serviceHandle returns the concrete service handle, refusing one
-// Tenancy.Service did not make.
-func serviceHandle(svc trust.ServiceStore) (*ServiceStore, error) {
-	s, ok := svc.(*ServiceStore)
-	if !ok || s == nil || s.db == nil {
-		return nil, trust.Errorf(trust.EUNAUTHORIZED, "service handle not authenticated")
-	}
-	return s, nil
-}
-
 // userKeyColumns are the columns scanUserKeys reads, in order.
 const userKeyColumns = `tenant_id, provider, version, kek_id, created_by, updated_at`
 

@@ -49,22 +49,13 @@ func NewSSHStore(sealer *seal.Sealer) *SSHStore {
 	return &SSHStore{sealer: sealer, GrantTTL: trust.DefaultSSHGrantTTL}
 }
 
-// sshHandle returns the concrete handle, refusing one no authentication made.
-func sshHandle(ts trust.TenantStore) (*TenantStore, error) {
-	s, ok := ts.(*TenantStore)
-	if !ok || s == nil || s.db == nil || s.principal.TenantID == "" {
-		return nil, trust.Errorf(trust.EUNAUTHORIZED, "tenant handle not authenticated")
-	}
-	return s, nil
-}
-
 // sshCredentialColumns are the columns scanSSHCredential reads, in order.
 const sshCredentialColumns = `id, tenant_id, agent_id, host, port, username, host_key, public_key, allow_list, deny_list, created_by, created_at`
 
 // CreateSSHCredential generates and seals a key pair for one of the tenant's
 // agent instances (see trust.SSHStore).
 func (st *SSHStore) CreateSSHCredential(ctx context.Context, ts trust.TenantStore, c *trust.SSHCredentialCreate) (*trust.SSHCredential, error) {
-	s, err := sshHandle(ts)
+	s, err := tenantHandle(ts)
 	if err != nil {
 		return nil, err
 	} else if s.principal.Kind == trust.PrincipalMachine {
@@ -137,7 +128,7 @@ func (st *SSHStore) CreateSSHCredential(ctx context.Context, ts trust.TenantStor
 
 // FindSSHCredentialByID returns one of the tenant's credentials that stands.
 func (st *SSHStore) FindSSHCredentialByID(ctx context.Context, ts trust.TenantStore, id string) (*trust.SSHCredential, error) {
-	s, err := sshHandle(ts)
+	s, err := tenantHandle(ts)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +142,7 @@ func (st *SSHStore) FindSSHCredentialByID(ctx context.Context, ts trust.TenantSt
 
 // FindSSHCredentials returns the tenant's standing credentials, oldest first.
 func (st *SSHStore) FindSSHCredentials(ctx context.Context, ts trust.TenantStore) ([]*trust.SSHCredential, error) {
-	s, err := sshHandle(ts)
+	s, err := tenantHandle(ts)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +156,7 @@ func (st *SSHStore) FindSSHCredentials(ctx context.Context, ts trust.TenantStore
 
 // RevokeSSHCredential deletes the sealed key and the open grants at once.
 func (st *SSHStore) RevokeSSHCredential(ctx context.Context, ts trust.TenantStore, id string) error {
-	s, err := sshHandle(ts)
+	s, err := tenantHandle(ts)
 	if err != nil {
 		return err
 	} else if s.principal.Kind == trust.PrincipalMachine {
@@ -201,7 +192,7 @@ func (st *SSHStore) RevokeSSHCredential(ctx context.Context, ts trust.TenantStor
 
 // CreateSSHGrant issues a single-use unseal grant (user sessions only).
 func (st *SSHStore) CreateSSHGrant(ctx context.Context, ts trust.TenantStore, id string) (*trust.SSHGrant, error) {
-	s, err := sshHandle(ts)
+	s, err := tenantHandle(ts)
 	if err != nil {
 		return nil, err
 	} else if s.principal.Kind != trust.PrincipalUser {
@@ -238,7 +229,7 @@ func (st *SSHStore) CreateSSHGrant(ctx context.Context, ts trust.TenantStore, id
 
 // UnsealSSHKey spends a grant and returns the private key (Machines only).
 func (st *SSHStore) UnsealSSHKey(ctx context.Context, ts trust.TenantStore, id, agentID, grant string) (*trust.SSHKey, error) {
-	s, err := sshHandle(ts)
+	s, err := tenantHandle(ts)
 	if err != nil {
 		return nil, err
 	} else if s.principal.Kind != trust.PrincipalMachine {
@@ -290,7 +281,7 @@ func (st *SSHStore) UnsealSSHKey(ctx context.Context, ts trust.TenantStore, id, 
 
 // CreateSSHAttempt records an attempt (Machines and the service only).
 func (st *SSHStore) CreateSSHAttempt(ctx context.Context, ts trust.TenantStore, a *trust.SSHAttempt) (*trust.SSHAttempt, error) {
-	s, err := sshHandle(ts)
+	s, err := tenantHandle(ts)
 	if err != nil {
 		return nil, err
 	} else if s.principal.Kind == trust.PrincipalUser {
@@ -329,7 +320,7 @@ func (st *SSHStore) CreateSSHAttempt(ctx context.Context, ts trust.TenantStore, 
 
 // FindSSHAttempts returns the tenant's attempts, oldest first.
 func (st *SSHStore) FindSSHAttempts(ctx context.Context, ts trust.TenantStore, f trust.SSHAttemptFilter) ([]*trust.SSHAttempt, error) {
-	s, err := sshHandle(ts)
+	s, err := tenantHandle(ts)
 	if err != nil {
 		return nil, err
 	}
@@ -367,9 +358,9 @@ func (st *SSHStore) FindSSHAttempts(ctx context.Context, ts trust.TenantStore, f
 
 // PurgeSSHAttempts deletes attempts of every tenant older than before.
 func (st *SSHStore) PurgeSSHAttempts(ctx context.Context, svc trust.ServiceStore, before time.Time) (int64, error) {
-	s, ok := svc.(*ServiceStore)
-	if !ok || s == nil || s.db == nil {
-		return 0, trust.Errorf(trust.EUNAUTHORIZED, "service handle not authenticated")
+	s, err := serviceHandle(svc)
+	if err != nil {
+		return 0, err
 	}
 	tx, err := s.begin(ctx, nil)
 	if err != nil {

@@ -185,10 +185,18 @@ func (s *TenantStore) Principal() trust.Principal { return s.principal }
 // begin starts a transaction of the handle, refusing a handle that no
 // authentication made.
 func (s *TenantStore) begin(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
-	if s == nil || s.db == nil || s.principal.TenantID == "" {
-		return nil, trust.Errorf(trust.EUNAUTHORIZED, "tenant handle not authenticated")
+	if err := s.authenticated(); err != nil {
+		return nil, err
 	}
 	return s.db.BeginTx(ctx, opts)
+}
+
+// authenticated refuses a handle that no authentication made.
+func (s *TenantStore) authenticated() error {
+	if s == nil || s.db == nil || s.principal.TenantID == "" {
+		return trust.Errorf(trust.EUNAUTHORIZED, "tenant handle not authenticated")
+	}
+	return nil
 }
 
 // FindTenant returns the handle's tenant.
@@ -227,10 +235,18 @@ type ServiceStore struct {
 
 // begin starts a transaction, refusing a handle Tenancy.Service did not make.
 func (s *ServiceStore) begin(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
-	if s == nil || s.db == nil {
-		return nil, trust.Errorf(trust.EUNAUTHORIZED, "service handle not authenticated")
+	if err := s.authenticated(); err != nil {
+		return nil, err
 	}
 	return s.db.BeginTx(ctx, opts)
+}
+
+// authenticated refuses a handle Tenancy.Service did not make.
+func (s *ServiceStore) authenticated() error {
+	if s == nil || s.db == nil {
+		return trust.Errorf(trust.EUNAUTHORIZED, "service handle not authenticated")
+	}
+	return nil
 }
 
 // CreateTenant creates a tenant. EINVALID for a bad ID or name, ECONFLICT if
@@ -434,4 +450,23 @@ func errBadUserCredential() error {
 // errBadTenantToken is the one answer for every token that grants no tenant.
 func errBadTenantToken() error {
 	return trust.Errorf(trust.EUNAUTHORIZED, "invalid, expired or revoked token")
+}
+
+// tenantHandle returns the concrete handle, refusing one no authentication made.
+func tenantHandle(ts trust.TenantStore) (*TenantStore, error) {
+	s, _ := ts.(*TenantStore) // another implementation is nil here, and refused
+	if err := s.authenticated(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// serviceHandle returns the concrete service handle, refusing one
+// Tenancy.Service did not make.
+func serviceHandle(svc trust.ServiceStore) (*ServiceStore, error) {
+	s, _ := svc.(*ServiceStore) // another implementation is nil here, and refused
+	if err := s.authenticated(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
