@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -115,16 +116,18 @@ type RuleSet struct {
 //go:embed rules/*.yaml
 var ruleFiles embed.FS
 
-var defaultRules = func() *RuleSet {
+// defaultRules is compiled on first use, not at init, so that commands that
+// never scan text (trustctl verify at boot) do not pay for it.
+var defaultRules = sync.OnceValue(func() *RuleSet {
 	rs, err := LoadRules(ruleFiles, "rules/*.yaml")
 	if err != nil {
 		panic(err)
 	}
 	return rs
-}()
+})
 
 // DefaultRules returns the embedded rule set.
-func DefaultRules() *RuleSet { return defaultRules }
+func DefaultRules() *RuleSet { return defaultRules() }
 
 var validClasses = map[string]bool{ClassControl: true, ClassZeroWidth: true, ClassBidi: true, ClassTag: true,
 	ClassVariation: true, ClassInvisible: true, ClassInvalidUTF8: true}

@@ -3,7 +3,6 @@ package scan
 import (
 	"encoding/base64"
 	"encoding/hex"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -12,7 +11,7 @@ import (
 const MinBlob = 40
 
 var (
-	hexRE = regexp.MustCompile(`(?:\\x)?[0-9a-fA-F]{80,}|(?:\\x[0-9a-fA-F]{2}){20,}`)
+	hexRE = lazyRE(`(?:\\x)?[0-9a-fA-F]{80,}|(?:\\x[0-9a-fA-F]{2}){20,}`)
 )
 
 // blobs decodes long base64 and hex runs that decode to text, and rescans the
@@ -32,7 +31,7 @@ func (s *scanner) blobs(name string, first int, text string) {
 	}
 	var hexes [][]int
 	if strings.Contains(text, `\x`) {
-		hexes = hexRE.FindAllStringIndex(text, 20)
+		hexes = hexRE().FindAllStringIndex(text, 20)
 	} else {
 		// Hex digits are base64 characters: a hex run lies inside a base64 run.
 		for _, loc := range b64s {

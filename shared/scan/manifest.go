@@ -100,9 +100,9 @@ func (d *declared) grant(path, value string) {
 }
 
 var (
-	claimNoNetRE    = regexp.MustCompile(`(?i)\b(without\s+(any\s+)?(network|internet)(\s+access)?|no\s+(data|information)\s+(ever\s+)?leaves|(runs|works|operates|processes\s+\w+)\s+(entirely\s+|fully\s+)?(locally|offline)|no\s+(network|external)\s+(access|calls|requests|api calls)|never\s+(sends|uploads|transmits))`)
-	claimSafeRE     = regexp.MustCompile(`(?i)\b(safely|securely|with validation|validat(es|ed|ing)\s+(the\s+)?(paths?|file\s*names?|inputs?)|sandboxed|prevents?\s+(path\s+)?traversal|restricted\s+to\s+(the\s+)?[\w-]+\s+director(y|ies))\b`)
-	claimReadOnlyRE = regexp.MustCompile(`(?i)\b(does\s+not\s+(modify|change|write|delete)|do(es)?\s+not\s+modify|makes\s+no\s+changes|no\s+side[- ]effects|never\s+(modifies|writes|deletes)|nothing\s+is\s+(written|deleted|modified))`)
+	claimNoNetRE    = lazyRE(`(?i)\b(without\s+(any\s+)?(network|internet)(\s+access)?|no\s+(data|information)\s+(ever\s+)?leaves|(runs|works|operates|processes\s+\w+)\s+(entirely\s+|fully\s+)?(locally|offline)|no\s+(network|external)\s+(access|calls|requests|api calls)|never\s+(sends|uploads|transmits))`)
+	claimSafeRE     = lazyRE(`(?i)\b(safely|securely|with validation|validat(es|ed|ing)\s+(the\s+)?(paths?|file\s*names?|inputs?)|sandboxed|prevents?\s+(path\s+)?traversal|restricted\s+to\s+(the\s+)?[\w-]+\s+director(y|ies))\b`)
+	claimReadOnlyRE = lazyRE(`(?i)\b(does\s+not\s+(modify|change|write|delete)|do(es)?\s+not\s+modify|makes\s+no\s+changes|no\s+side[- ]effects|never\s+(modifies|writes|deletes)|nothing\s+is\s+(written|deleted|modified))`)
 )
 
 // Literals one of which every claim contains: the claim regexes run only
@@ -178,9 +178,9 @@ func (s *scanner) correlate(d *declared) {
 			s.add(x)
 		}
 	}
-	claim(f.network, claimNoNetRE, claimNoNetWords, d.text, "SKILL.md", "uses the network")
-	claim(f.write, claimReadOnlyRE, claimReadOnlyWords, d.text, "SKILL.md", "writes, moves or deletes files")
-	claim(f.rawPath, claimSafeRE, claimSafeWords, d.text, "SKILL.md", "opens a path built from its input without normalising or checking it (path traversal)")
+	claim(f.network, claimNoNetRE(), claimNoNetWords, d.text, "SKILL.md", "uses the network")
+	claim(f.write, claimReadOnlyRE(), claimReadOnlyWords, d.text, "SKILL.md", "writes, moves or deletes files")
+	claim(f.rawPath, claimSafeRE(), claimSafeWords, d.text, "SKILL.md", "opens a path built from its input without normalising or checking it (path traversal)")
 }
 
 func whatVerb(what string) string {

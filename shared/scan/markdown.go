@@ -1,7 +1,6 @@
 package scan
 
 import (
-	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -45,22 +44,22 @@ func (s *scanner) markdown(name, text string) {
 }
 
 var (
-	sendToURLRE = regexp.MustCompile(`(?i)\b(post|send|sent|upload|submit|forward|transmit)(ed|s|ting)?\b.{0,60}\bto\s+https?://`)
+	sendToURLRE = lazyRE(`(?i)\b(post|send|sent|upload|submit|forward|transmit)(ed|s|ting)?\b.{0,60}\bto\s+https?://`)
 	// "send a POST request to https://api…" is API documentation, not an
 	// instruction to ship data away.
-	apiRequestRE = regexp.MustCompile(`(?i)\b(a|an|the|your)\s+(\w+\s+)?requests?\s+to\s+https?://`)
-	credNounRE   = regexp.MustCompile(`(?i)\b(api[ _-]?keys?|credentials|passwords?|access tokens?|auth(entication)? tokens?|secrets|environment variables|private keys?|ssh keys?|seed phrases?)\b|~/\.ssh|id_rsa|\.aws/credentials`)
+	apiRequestRE = lazyRE(`(?i)\b(a|an|the|your)\s+(\w+\s+)?requests?\s+to\s+https?://`)
+	credNounRE   = lazyRE(`(?i)\b(api[ _-]?keys?|credentials|passwords?|access tokens?|auth(entication)? tokens?|secrets|environment variables|private keys?|ssh keys?|seed phrases?)\b|~/\.ssh|id_rsa|\.aws/credentials`)
 )
 
 // sendSecrets finds prose that tells the agent to send something to a URL
 // within a few lines of credential words: exfiltration in natural language.
 func (s *scanner) sendSecrets(name string, lines []string) {
 	for i, l := range lines {
-		if !strings.Contains(l, "://") || !sendToURLRE.MatchString(l) || apiRequestRE.MatchString(l) {
+		if !strings.Contains(l, "://") || !sendToURLRE().MatchString(l) || apiRequestRE().MatchString(l) {
 			continue
 		}
 		for j := max(0, i-8); j < min(len(lines), i+3); j++ {
-			if credNounRE.MatchString(lines[j]) {
+			if credNounRE().MatchString(lines[j]) {
 				s.add(Finding{RuleID: "CR003", Category: CatCredentials, Severity: High, File: name, Line: i + 1, Evidence: truncate(l),
 					Why: "instructions send data to a URL next to talk of credentials (API keys, passwords, keys): exfiltration in plain words"})
 				return
@@ -83,14 +82,14 @@ func consoleStrip(block []string) string {
 }
 
 var (
-	commentRE   = regexp.MustCompile(`(?s)<!--(.*?)-->`)
-	hiddenAskRE = regexp.MustCompile(`(?i)\b(ignore|disregard|override|you must|assistant|system prompt|do not (tell|mention|reveal|inform)|secretly|silently|without (asking|telling)|execute|run the following|curl|wget|exfiltrat|send .* to|api[_ ]?key|password|\.ssh|\.env)\b`)
+	commentRE   = lazyRE(`(?s)<!--(.*?)-->`)
+	hiddenAskRE = lazyRE(`(?i)\b(ignore|disregard|override|you must|assistant|system prompt|do not (tell|mention|reveal|inform)|secretly|silently|without (asking|telling)|execute|run the following|curl|wget|exfiltrat|send .* to|api[_ ]?key|password|\.ssh|\.env)\b`)
 )
 
 func (s *scanner) comments(name, text string) {
-	for _, m := range commentRE.FindAllStringSubmatchIndex(text, 50) {
+	for _, m := range commentRE().FindAllStringSubmatchIndex(text, 50) {
 		body := text[m[2]:m[3]]
-		if hiddenAskRE.MatchString(body) {
+		if hiddenAskRE().MatchString(body) {
 			s.add(Finding{RuleID: "PI010", Category: CatPromptInjection, Severity: High, File: name,
 				Line: 1 + strings.Count(text[:m[0]], "\n"), Evidence: truncate(strings.TrimSpace(body)),
 				Why: "hidden HTML comment with instructions or commands: the agent reads it, the user never sees it"})

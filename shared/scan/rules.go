@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -189,9 +190,12 @@ func LoadPack(fsys fs.FS, glob string) (*Pack, error) {
 }
 
 // DefaultPack returns the embedded rule packs.
-func DefaultPack() *Pack { return defaultPack }
+func DefaultPack() *Pack { return defaultPack() }
 
-var defaultPack = func() *Pack {
+// defaultPack is built on first use, not at init: compiling the packs costs
+// milliseconds that every trustctl command (verify at boot among them) would
+// otherwise pay.
+var defaultPack = sync.OnceValue(func() *Pack {
 	p, err := LoadPack(ruleFiles, "rules/*.yaml")
 	if err != nil {
 		panic(err)
@@ -202,4 +206,4 @@ var defaultPack = func() *Pack {
 	}
 	p.index(texts)
 	return p
-}()
+})

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/openagents/trust/shared/trust"
 )
@@ -43,9 +44,9 @@ func (s *scanner) add(f Finding) {
 // an injection may also hold a committed credential: every finding's
 // evidence has credentials redacted, whatever rule found it.
 var (
-	secretREs = func() []*regexp.Regexp {
+	secretREs = sync.OnceValue(func() []*regexp.Regexp {
 		var out []*regexp.Regexp
-		for _, r := range defaultPack.Rules {
+		for _, r := range defaultPack().Rules {
 			if r.Category == CatSecrets {
 				out = append(out, r.res...)
 			}
@@ -54,7 +55,7 @@ var (
 			regexp.MustCompile(`\b(sk|rk|pk)[-_](live|test|proj|ant)?[-_]?[A-Za-z0-9_-]{20,}`),
 			regexp.MustCompile(`(?i)\bbearer\s+[A-Za-z0-9._~+/-]{16,}=*`),
 		)
-	}()
+	})
 	secretHints = []string{"AKIA", "gh", "xox", "sk", "rk", "pk", "AIza", "PRIVATE KEY", "earer"}
 )
 
@@ -69,7 +70,7 @@ func redactSecrets(ev string) string {
 	if !hinted {
 		return ev
 	}
-	for _, re := range secretREs {
+	for _, re := range secretREs() {
 		ev = re.ReplaceAllStringFunc(ev, func(m string) string {
 			if strings.Contains(m, "[redacted]") {
 				return m
@@ -81,9 +82,9 @@ func redactSecrets(ev string) string {
 }
 
 var (
-	urlRE     = regexp.MustCompile(`(?i)\bhttps?://[^\s"'<>()\x60\]\[{}|\\^]+`)
-	snippetRE = regexp.MustCompile(`(?i)(curl|wget|base64|echo|printf|iwr|invoke-webrequest)\b[^\n"'\x60]*\|\s*(sudo\s+)?(ba|z|da|k)?sh\b[^\n"'\x60]*`)
-	execPyRE  = regexp.MustCompile(`(?:os\.system|subprocess\.(?:run|call|Popen|check_output|check_call)|os\.popen|child_process\.exec(?:Sync)?|execSync|exec)\(\s*\[?\s*["']([A-Za-z0-9_.\-/]+)`)
+	urlRE     = lazyRE(`(?i)\bhttps?://[^\s"'<>()\x60\]\[{}|\\^]+`)
+	snippetRE = lazyRE(`(?i)(curl|wget|base64|echo|printf|iwr|invoke-webrequest)\b[^\n"'\x60]*\|\s*(sudo\s+)?(ba|z|da|k)?sh\b[^\n"'\x60]*`)
+	execPyRE  = lazyRE(`(?:os\.system|subprocess\.(?:run|call|Popen|check_output|check_call)|os\.popen|child_process\.exec(?:Sync)?|execSync|exec)\(\s*\[?\s*["']([A-Za-z0-9_.\-/]+)`)
 )
 
 // file analyzes one text file.
@@ -135,11 +136,11 @@ func (s *scanner) text(name string, first int, text string) {
 // textDoc is text on a prepared doc.
 func (s *scanner) textDoc(name string, first int, d *doc) {
 	text := d.text
-	s.rulePack(name, first, d, defaultPack)
+	s.rulePack(name, first, d, defaultPack())
 	n := 0
 	for _, li := range d.linesWith("://") {
 		line := d.line(li)
-		for _, loc := range urlRE.FindAllStringIndex(line, -1) {
+		for _, loc := range urlRE().FindAllStringIndex(line, -1) {
 			if n++; n > 200 {
 				break
 			}
@@ -154,7 +155,7 @@ func (s *scanner) textDoc(name string, first int, d *doc) {
 				strings.Contains(low, "printf") || strings.Contains(low, "iwr") || strings.Contains(low, "invoke-webrequest")) {
 			continue
 		}
-		for _, loc := range snippetRE.FindAllStringIndex(line, -1) {
+		for _, loc := range snippetRE().FindAllStringIndex(line, -1) {
 			if n++; n > 50 {
 				break
 			}
@@ -164,7 +165,7 @@ func (s *scanner) textDoc(name string, first int, d *doc) {
 	n = 0
 	for _, li := range d.linesWith("exec", "system(", "subprocess", "popen") {
 		line := d.line(li)
-		for _, m := range execPyRE.FindAllStringSubmatchIndex(line, -1) {
+		for _, m := range execPyRE().FindAllStringSubmatchIndex(line, -1) {
 			if n++; n > 50 {
 				break
 			}
@@ -253,12 +254,12 @@ func windows(d *doc, a, b int, keywords []string) [][2]int {
 
 // script looks at Python and JavaScript: string literals that hold shell
 // commands go through the shell analyzer.
-var pyShellRE = regexp.MustCompile(`(?:os\.system|os\.popen|subprocess\.\w+|execSync|exec)\(\s*(?:f|r)?["']([^"'\n]{4,})["']`)
+var pyShellRE = lazyRE(`(?:os\.system|os\.popen|subprocess\.\w+|execSync|exec)\(\s*(?:f|r)?["']([^"'\n]{4,})["']`)
 
 func (s *scanner) script(name string, first int, d *doc, js, doc bool) {
 	s.code(name, first, d.text, js, doc)
 	for _, i := range d.linesWith("system(", "popen(", "exec", "subprocess.") {
-		for _, m := range pyShellRE.FindAllStringSubmatch(d.line(i), 4) {
+		for _, m := range pyShellRE().FindAllStringSubmatch(d.line(i), 4) {
 			s.shell(name, first+i, m[1])
 		}
 	}
@@ -301,19 +302,19 @@ var shellBuiltins = map[string]bool{
 
 // archivePassword finds a downloaded archive and a password within a few lines.
 var (
-	archiveRE  = regexp.MustCompile(`(?i)\.(zip|rar|7z)\b`)
-	passwordRE = regexp.MustCompile(`(?i)\b(password|passwd|passcode|pw)\b\s*(is\b|[:=(])|\bpass:\s*\S|\bunzip\s+-P\s+\S|\b7z\s+[xe]\s.*-p\S`)
+	archiveRE  = lazyRE(`(?i)\.(zip|rar|7z)\b`)
+	passwordRE = lazyRE(`(?i)\b(password|passwd|passcode|pw)\b\s*(is\b|[:=(])|\bpass:\s*\S|\bunzip\s+-P\s+\S|\b7z\s+[xe]\s.*-p\S`)
 )
 
 func (s *scanner) archivePassword(name string, first int, d *doc) {
 	for _, i := range d.linesWith(".zip", ".rar", ".7z") {
 		line := d.line(i)
-		if !archiveRE.MatchString(line) {
+		if !archiveRE().MatchString(line) {
 			continue
 		}
 		for j := max(0, i-4); j < min(len(d.starts), i+5); j++ {
 			l := d.line(j)
-			if passwordRE.MatchString(l) && !strings.Contains(strings.ToLower(l), "password manager") {
+			if passwordRE().MatchString(l) && !strings.Contains(strings.ToLower(l), "password manager") {
 				s.add(Finding{RuleID: "DL020", Category: CatDownloads, Severity: Critical, File: name, Line: first + i, Evidence: truncate(line),
 					Why: "password-protected archive to download: the password hides the payload from scanners (ClawHavoc delivery)"})
 				return
@@ -359,4 +360,11 @@ func (s *scanner) undeclared(p *trust.Permissions) {
 		f.Why = "program " + prog + " is executed but not declared in SKILL.md permissions.exec"
 		s.add(f)
 	}
+}
+
+// lazyRE compiles pattern on first use: the scanner's patterns cost
+// milliseconds to compile, which every command of a binary that links the
+// scanner (trustctl verify at boot among them) would otherwise pay at start.
+func lazyRE(pattern string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
 }

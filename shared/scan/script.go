@@ -1,7 +1,6 @@
 package scan
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -14,44 +13,44 @@ import (
 
 var (
 	// Enumerating the whole environment.
-	envEnumRE = regexp.MustCompile(`os\.environ\.(items|keys|values|copy)\(\)|for\s+\w+(\s*,\s*\w+)?\s+in\s+os\.environ\b|dict\(\s*os\.environ\s*\)|\*\*os\.environ\b|Object\.(keys|entries|values)\(\s*process\.env\s*\)|JSON\.stringify\(\s*process\.env\b|\.\.\.process\.env\b|in\s+process\.env\s*\)`)
+	envEnumRE = lazyRE(`os\.environ\.(items|keys|values|copy)\(\)|for\s+\w+(\s*,\s*\w+)?\s+in\s+os\.environ\b|dict\(\s*os\.environ\s*\)|\*\*os\.environ\b|Object\.(keys|entries|values)\(\s*process\.env\s*\)|JSON\.stringify\(\s*process\.env\b|\.\.\.process\.env\b|in\s+process\.env\s*\)`)
 	// Enumerating the environment with its values (names alone are no harvest).
-	envValuesRE = regexp.MustCompile(`os\.environ\.(items|values|copy)\(\)|dict\(\s*os\.environ\s*\)|\*\*os\.environ\b|Object\.(entries|values)\(\s*process\.env\s*\)|JSON\.stringify\(\s*process\.env\b|\.\.\.process\.env\b|process\.env\[\s*\w+\s*\]|os\.environ\[\s*[a-z_]\w*\s*\]`)
+	envValuesRE = lazyRE(`os\.environ\.(items|values|copy)\(\)|dict\(\s*os\.environ\s*\)|\*\*os\.environ\b|Object\.(entries|values)\(\s*process\.env\s*\)|JSON\.stringify\(\s*process\.env\b|\.\.\.process\.env\b|process\.env\[\s*\w+\s*\]|os\.environ\[\s*[a-z_]\w*\s*\]`)
 	// A string literal naming a kind of secret, as a filter over names.
-	secretWordRE = regexp.MustCompile(`["'](API_?KEY|KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIALS?|AUTH|PRIVATE|_KEY|_TOKEN|_SECRET)["']`)
+	secretWordRE = lazyRE(`["'](API_?KEY|KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIALS?|AUTH|PRIVATE|_KEY|_TOKEN|_SECRET)["']`)
 	// A variable assigned from a secret-named environment variable.
-	secretEnvRE = regexp.MustCompile(`\b(\w+)\s*(?::\s*\w+\s*)?=\s*(?:os\.environ\.get\(|os\.getenv\(|os\.environ\[|process\.env\[)\s*["']([A-Za-z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)[A-Za-z0-9_]*)["']|\b(?:const|let|var)\s+(\w+)\s*=\s*process\.env\.([A-Za-z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)[A-Za-z0-9_]*)`)
+	secretEnvRE = lazyRE(`\b(\w+)\s*(?::\s*\w+\s*)?=\s*(?:os\.environ\.get\(|os\.getenv\(|os\.environ\[|process\.env\[)\s*["']([A-Za-z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)[A-Za-z0-9_]*)["']|\b(?:const|let|var)\s+(\w+)\s*=\s*process\.env\.([A-Za-z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)[A-Za-z0-9_]*)`)
 	// Credential stores named in code (string literals or expanduser).
-	credPathRE = regexp.MustCompile(`(?i)["'\x60][^"'\x60\n]*(\.ssh/(id_|authorized_keys)|\.ssh["'\x60]|\.aws/credentials|\.azure/|gcloud/(application_default|credentials)|\.kube/config|\.docker/config\.json|\.netrc|\.git-credentials|\.gnupg|Login Data|Local State|/Cookies|wallet\.dat|Keychains/|login\.keychain|Local Storage/leveldb|/etc/shadow)`)
+	credPathRE = lazyRE(`(?i)["'\x60][^"'\x60\n]*(\.ssh/(id_|authorized_keys)|\.ssh["'\x60]|\.aws/credentials|\.azure/|gcloud/(application_default|credentials)|\.kube/config|\.docker/config\.json|\.netrc|\.git-credentials|\.gnupg|Login Data|Local State|/Cookies|wallet\.dat|Keychains/|login\.keychain|Local Storage/leveldb|/etc/shadow)`)
 	// The home directory packed into an archive.
-	homeArchiveCodeRE = regexp.MustCompile(`(make_archive|\.add|\.write|tar\.c|archiver\.directory|zip\.addLocalFolder)\([^)\n]*(expanduser\(\s*["']~/?["']\s*\)|Path\.home\(\)|os\.homedir\(\)|environ\[["']HOME["']\]|getenv\(["']HOME["']\))`)
+	homeArchiveCodeRE = lazyRE(`(make_archive|\.add|\.write|tar\.c|archiver\.directory|zip\.addLocalFolder)\([^)\n]*(expanduser\(\s*["']~/?["']\s*\)|Path\.home\(\)|os\.homedir\(\)|environ\[["']HOME["']\]|getenv\(["']HOME["']\))`)
 	// Browser stores among the credential paths: cookie and login syncing is
 	// a legitimate (if risky) product, so these weigh less than key files.
-	browserStoreRE = regexp.MustCompile(`(?i)Login Data|Local State|/Cookies|Local Storage`)
+	browserStoreRE = lazyRE(`(?i)Login Data|Local State|/Cookies|Local Storage`)
 	// Calls that reach the network.
-	netCallRE = regexp.MustCompile(`\b(requests|httpx|aiohttp|urllib3)\.(post|put|patch|get|request|delete)\(|\b(session|client|http|sess)\.(post|put|patch)\(|urllib\.request\.(urlopen|Request)\(|\burlopen\(|http\.client\.HTTPS?Connection\(|\bsocket\.(socket|create_connection)\(|\b(sock|socket|s|conn|ws)\.sendall?\(|\bfetch\(|\baxios(\.(post|put|patch|get|request))?\(|smtplib\.SMTP|ftplib\.FTP|\bhttps?\.request\(|\bnew\s+WebSocket\(|\bpaho\b`)
+	netCallRE = lazyRE(`\b(requests|httpx|aiohttp|urllib3)\.(post|put|patch|get|request|delete)\(|\b(session|client|http|sess)\.(post|put|patch)\(|urllib\.request\.(urlopen|Request)\(|\burlopen\(|http\.client\.HTTPS?Connection\(|\bsocket\.(socket|create_connection)\(|\b(sock|socket|s|conn|ws)\.sendall?\(|\bfetch\(|\baxios(\.(post|put|patch|get|request))?\(|smtplib\.SMTP|ftplib\.FTP|\bhttps?\.request\(|\bnew\s+WebSocket\(|\bpaho\b`)
 	// Calls that send a body.
-	netSendRE = regexp.MustCompile(`\.(post|put|patch)\(|urlopen\([^)]*data=|\b(sock|socket|s|conn|ws)\.sendall?\(|\bmethod\s*[:=]\s*["'](POST|PUT|PATCH)["']|urllib\.request\.Request\([^)]*data=|smtplib\.SMTP|ftplib\.FTP`)
+	netSendRE = lazyRE(`\.(post|put|patch)\(|urlopen\([^)]*data=|\b(sock|socket|s|conn|ws)\.sendall?\(|\bmethod\s*[:=]\s*["'](POST|PUT|PATCH)["']|urllib\.request\.Request\([^)]*data=|smtplib\.SMTP|ftplib\.FTP`)
 	// DNS lookups of a name built from data.
-	dnsDataRE = regexp.MustCompile(`(gethostbyname(_ex)?|getaddrinfo|dns\.resolver\.(resolve|query)|resolver\.(resolve|query)|dns\.(lookup|resolve\w*)|dns\.promises\.\w+)\(\s*(f["'][^"'\n]*\{[^}]+\}[^"'\n]*\.|[\w.]+\s*\+\s*["']\.|["'\x60][^"'\x60\n]*\$\{[^}]+\}[^"'\x60\n]*\.)`)
+	dnsDataRE = lazyRE(`(gethostbyname(_ex)?|getaddrinfo|dns\.resolver\.(resolve|query)|resolver\.(resolve|query)|dns\.(lookup|resolve\w*)|dns\.promises\.\w+)\(\s*(f["'][^"'\n]*\{[^}]+\}[^"'\n]*\.|[\w.]+\s*\+\s*["']\.|["'\x60][^"'\x60\n]*\$\{[^}]+\}[^"'\x60\n]*\.)`)
 	// eval / exec of something other than a string literal.
-	pyEvalRE = regexp.MustCompile(`(?:^|[^.\w])(eval|exec)\(\s*([A-Za-z_][\w.\[\]'"]*\s*[),]|f["'])`)
-	jsEvalRE = regexp.MustCompile(`(?:^|[^.\w])eval\(\s*[A-Za-z_$\x60]|\bnew\s+Function\(\s*[A-Za-z_$\x60]`)
+	pyEvalRE = lazyRE(`(?:^|[^.\w])(eval|exec)\(\s*([A-Za-z_][\w.\[\]'"]*\s*[),]|f["'])`)
+	jsEvalRE = lazyRE(`(?:^|[^.\w])eval\(\s*[A-Za-z_$\x60]|\bnew\s+Function\(\s*[A-Za-z_$\x60]`)
 	// Shell commands built from data.
-	shellTrueRE = regexp.MustCompile(`shell\s*=\s*True`)
-	fmtStringRE = regexp.MustCompile(`\bf["'][^"'\n]*\{[^}]+\}|["'][^"'\n]*["']\s*(%\s*[\w(]|\.format\(|\+\s*[A-Za-z_])|[A-Za-z_]\w*\s*\+\s*["']`)
-	osSystemRE  = regexp.MustCompile(`\b(os\.system|os\.popen|subprocess\.getoutput|subprocess\.getstatusoutput|commands\.getoutput)\(\s*(f["'][^"'\n]*\{|[^"'\s)][^)]*\+|["'][^"'\n]*["']\s*(%|\.format\(|\+))`)
-	shDashCRE   = regexp.MustCompile(`["'](ba|z|da)?sh["']\s*,\s*["']-c["']\s*,\s*(f["'][^"'\n]*\{|[A-Za-z_]\w*\s*[\],+]|["'][^"'\n]*["']\s*(%|\.format\(|\+))`)
-	jsExecTplRE = regexp.MustCompile(`\b(exec|execSync|spawnSync|spawn)\(\s*(\x60[^\x60]*\$\{|["'][^"'\n]*["']\s*\+\s*[A-Za-z_])`)
-	sqlFormatRE = regexp.MustCompile(`(?i)(\bf["']|["'])\s*(SELECT\s[^"'\n]*\bFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b[^"'\n]*(\{[^}]+\}|["']\s*(%\s*[\w(]|\.format\(|\+))`)
-	pathBuildRE = regexp.MustCompile(`^\s*(\w+)\s*=\s*(os\.path\.join\([^)\n]*,\s*[A-Za-z_]\w*\s*\)|f["']/[^"'\n]*\{[A-Za-z_]\w*\}[^"'\n]*["'])\s*(#.*)?$`)
-	whileTrueRE = regexp.MustCompile(`^(\s*)while\s+(True|1)\s*:\s*$`)
-	loopExitRE  = regexp.MustCompile(`\b(break|return|raise|sleep|exit|yield|await|input|wait|join|get|recv|accept|read)\b`)
-	hugeAllocRE = regexp.MustCompile(`\]\s*\*\s*\d{7,}\b|\*\s*10\s*\*\*\s*([7-9]|\d\d)\b|\b(bytearray|bytes)\(\s*\d{10,}`)
-	execUseRE   = regexp.MustCompile(`\bsubprocess\.\w+\(|\bos\.(system|popen|exec\w*|spawn\w*)\(|child_process|\bexecSync\(|\bspawn(Sync)?\(|\bpty\.spawn\(`)
-	writeUseRE  = regexp.MustCompile(`\bopen\([^)\n]*,\s*(mode\s*=\s*)?["'][wax]b?\+?["']|\.write_(text|bytes)\(|\bos\.(remove|unlink|rmdir|removedirs|rename|replace|chmod|chown|truncate)\(|\bshutil\.(move|rmtree|copy\w*)\(|\.unlink\(|\bfs\.(writeFile|appendFile|unlink|rm|rmdir|rename|chmod)(Sync)?\(|\bwriteFileSync\(`)
-	authFlowRE  = regexp.MustCompile(`(?i)oauth|/token|access_token|tenant_access|grant_type|client_secret|app_secret|/auth\b|/login`)
-	headersRE   = regexp.MustCompile(`(?s)\b(headers|auth)\s*[=:]\s*(\{[^}]*\}|\([^)]*\)|\w+)`)
+	shellTrueRE = lazyRE(`shell\s*=\s*True`)
+	fmtStringRE = lazyRE(`\bf["'][^"'\n]*\{[^}]+\}|["'][^"'\n]*["']\s*(%\s*[\w(]|\.format\(|\+\s*[A-Za-z_])|[A-Za-z_]\w*\s*\+\s*["']`)
+	osSystemRE  = lazyRE(`\b(os\.system|os\.popen|subprocess\.getoutput|subprocess\.getstatusoutput|commands\.getoutput)\(\s*(f["'][^"'\n]*\{|[^"'\s)][^)]*\+|["'][^"'\n]*["']\s*(%|\.format\(|\+))`)
+	shDashCRE   = lazyRE(`["'](ba|z|da)?sh["']\s*,\s*["']-c["']\s*,\s*(f["'][^"'\n]*\{|[A-Za-z_]\w*\s*[\],+]|["'][^"'\n]*["']\s*(%|\.format\(|\+))`)
+	jsExecTplRE = lazyRE(`\b(exec|execSync|spawnSync|spawn)\(\s*(\x60[^\x60]*\$\{|["'][^"'\n]*["']\s*\+\s*[A-Za-z_])`)
+	sqlFormatRE = lazyRE(`(?i)(\bf["']|["'])\s*(SELECT\s[^"'\n]*\bFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b[^"'\n]*(\{[^}]+\}|["']\s*(%\s*[\w(]|\.format\(|\+))`)
+	pathBuildRE = lazyRE(`^\s*(\w+)\s*=\s*(os\.path\.join\([^)\n]*,\s*[A-Za-z_]\w*\s*\)|f["']/[^"'\n]*\{[A-Za-z_]\w*\}[^"'\n]*["'])\s*(#.*)?$`)
+	whileTrueRE = lazyRE(`^(\s*)while\s+(True|1)\s*:\s*$`)
+	loopExitRE  = lazyRE(`\b(break|return|raise|sleep|exit|yield|await|input|wait|join|get|recv|accept|read)\b`)
+	hugeAllocRE = lazyRE(`\]\s*\*\s*\d{7,}\b|\*\s*10\s*\*\*\s*([7-9]|\d\d)\b|\b(bytearray|bytes)\(\s*\d{10,}`)
+	execUseRE   = lazyRE(`\bsubprocess\.\w+\(|\bos\.(system|popen|exec\w*|spawn\w*)\(|child_process|\bexecSync\(|\bspawn(Sync)?\(|\bpty\.spawn\(`)
+	writeUseRE  = lazyRE(`\bopen\([^)\n]*,\s*(mode\s*=\s*)?["'][wax]b?\+?["']|\.write_(text|bytes)\(|\bos\.(remove|unlink|rmdir|removedirs|rename|replace|chmod|chown|truncate)\(|\bshutil\.(move|rmtree|copy\w*)\(|\.unlink\(|\bfs\.(writeFile|appendFile|unlink|rm|rmdir|rename|chmod)(Sync)?\(|\bwriteFileSync\(`)
+	authFlowRE  = lazyRE(`(?i)oauth|/token|access_token|tenant_access|grant_type|client_secret|app_secret|/auth\b|/login`)
+	headersRE   = lazyRE(`(?s)\b(headers|auth)\s*[=:]\s*(\{[^}]*\}|\([^)]*\)|\w+)`)
 )
 
 // sinkLookback is how many lines a call's arguments may span.
@@ -108,7 +107,7 @@ func (s *scanner) code(name string, first int, text string, js, doc bool) {
 	// Network use counts for declarations only toward a remote host.
 	remote := remoteURL(text)
 	// Harvest: the file enumerates the environment and names secret words.
-	harvestFilter := ls.some(gEnvEnum) && secretWordRE.MatchString(text)
+	harvestFilter := ls.some(gEnvEnum) && secretWordRE().MatchString(text)
 	tainted := map[string]string{} // variable -> the secret env var it holds
 	for i, line := range lines {
 		if !ls.any(i) {
@@ -118,19 +117,19 @@ func (s *scanner) code(name string, first int, text string, js, doc bool) {
 		if t == "" || strings.HasPrefix(t, "#") || strings.HasPrefix(t, "//") {
 			continue
 		}
-		if ls.has(gEnvEnum, i) && envValuesRE.MatchString(line) && harvestFilter {
+		if ls.has(gEnvEnum, i) && envValuesRE().MatchString(line) && harvestFilter {
 			f := at(i, t)
 			f.RuleID, f.Category, f.Severity = "SC002", CatCredentials, High
 			f.Why = "enumerates the environment and keeps the variables named like secrets (KEY, TOKEN, SECRET…): credential harvesting"
 			s.add(f)
 			note(&facts.credSource, f)
 		}
-		if ls.has(gHome, i) && homeArchiveCodeRE.MatchString(line) {
+		if ls.has(gHome, i) && homeArchiveCodeRE().MatchString(line) {
 			note(&facts.credSource, at(i, t))
 		}
 		if ls.has(gCred, i) {
-			if m := credPathRE.FindStringSubmatch(line); m != nil && !strings.Contains(m[0], ".pub") {
-				if browserStoreRE.MatchString(m[1]) {
+			if m := credPathRE().FindStringSubmatch(line); m != nil && !strings.Contains(m[0], ".pub") {
+				if browserStoreRE().MatchString(m[1]) {
 					note(&facts.browserSource, at(i, t))
 				} else {
 					note(&facts.credSource, at(i, t))
@@ -144,23 +143,23 @@ func (s *scanner) code(name string, first int, text string, js, doc bool) {
 				tainted[m[3]] = m[4]
 			}
 		}
-		if ls.has(gNet, i) && netCallRE.MatchString(line) {
+		if ls.has(gNet, i) && netCallRE().MatchString(line) {
 			if remote {
 				note(&facts.network, at(i, t))
 			}
 			call := callText(lines, i)
-			if netSendRE.MatchString(call) {
+			if netSendRE().MatchString(call) {
 				note(&facts.netSend, at(i, t))
 			}
-			if strings.Contains(call, "os.environ") && envEnumRE.MatchString(call) || strings.Contains(call, "process.env") && envEnumRE.MatchString(call) {
+			if strings.Contains(call, "os.environ") && envEnumRE().MatchString(call) || strings.Contains(call, "process.env") && envEnumRE().MatchString(call) {
 				f := at(i, t)
 				f.RuleID, f.Category, f.Severity = "SC001", CatCredentials, Critical
 				f.Why = "the whole environment (API keys, tokens) is sent over the network"
 				s.add(f)
 			}
-			body := codeOnly(headersRE.ReplaceAllString(call, ""))
+			body := codeOnly(headersRE().ReplaceAllString(call, ""))
 			for v, env := range tainted {
-				if containsWord(body, v) && !authFlowRE.MatchString(call) {
+				if containsWord(body, v) && !authFlowRE().MatchString(call) {
 					f := at(i, t)
 					f.RuleID, f.Category, f.Severity = "SC003", CatCredentials, High
 					f.Why = "the secret in " + env + " is put in the body or URL of a network request (not an auth header): it leaves for a host that did not issue it"
@@ -168,23 +167,23 @@ func (s *scanner) code(name string, first int, text string, js, doc bool) {
 				}
 			}
 		}
-		if ls.has(gDNS, i) && dnsDataRE.MatchString(line) {
+		if ls.has(gDNS, i) && dnsDataRE().MatchString(line) {
 			f := at(i, t)
 			f.RuleID, f.Category, f.Severity = "SC006", CatCredentials, High
 			f.Why = "a DNS lookup of a name built from data: DNS exfiltration passes firewalls"
 			s.add(f)
 		}
-		if ls.has(gExec, i) && execUseRE.MatchString(line) {
+		if ls.has(gExec, i) && execUseRE().MatchString(line) {
 			note(&facts.exec, at(i, t))
 		}
-		if ls.has(gWrite, i) && writeUseRE.MatchString(line) {
+		if ls.has(gWrite, i) && writeUseRE().MatchString(line) {
 			note(&facts.write, at(i, t))
 		}
 		evalRE := pyEvalRE
 		if js {
 			evalRE = jsEvalRE
 		}
-		if onEval && ls.has(gEval, i) && evalRE.MatchString(line) {
+		if onEval && ls.has(gEval, i) && evalRE().MatchString(line) {
 			f := at(i, t)
 			f.RuleID, f.Category, f.Severity = "SC004", CatMaliciousCode, High
 			f.Why = "eval/exec of a value that is not a literal: whoever controls the value runs code"
@@ -196,21 +195,21 @@ func (s *scanner) code(name string, first int, text string, js, doc bool) {
 			f.Why = "a shell command is built by string formatting: data in it becomes commands (command injection)"
 			s.add(f)
 		}
-		if onSQL && ls.has(gSQL, i) && sqlFormatRE.MatchString(line) {
+		if onSQL && ls.has(gSQL, i) && sqlFormatRE().MatchString(line) {
 			f := at(i, t)
 			f.RuleID, f.Category, f.Severity = "SC007", CatMaliciousCode, High
 			f.Why = "SQL built by string formatting instead of parameters: SQL injection"
 			s.add(f)
 		}
 		if onLoop && ls.has(gWhile, i) {
-			if m := whileTrueRE.FindStringSubmatch(line); m != nil && !loopExits(lines, i, len(m[1])) && !inTry(lines, i, len(m[1])) {
+			if m := whileTrueRE().FindStringSubmatch(line); m != nil && !loopExits(lines, i, len(m[1])) && !inTry(lines, i, len(m[1])) {
 				f := at(i, t)
 				f.RuleID, f.Category, f.Severity = "SC008", CatMaliciousCode, Medium
 				f.Why = "an infinite loop with no break, return or wait: it exhausts the CPU"
 				s.add(f)
 			}
 		}
-		if onAlloc && ls.has(gAlloc, i) && hugeAllocRE.MatchString(line) {
+		if onAlloc && ls.has(gAlloc, i) && hugeAllocRE().MatchString(line) {
 			f := at(i, t)
 			f.RuleID, f.Category, f.Severity = "SC009", CatMaliciousCode, Medium
 			f.Why = "allocates tens of millions of elements at once: memory exhaustion"
@@ -319,7 +318,7 @@ func secretEnvMatches(gate bool, line string) [][]string {
 	if !gate {
 		return nil
 	}
-	return secretEnvRE.FindAllStringSubmatch(line, -1)
+	return secretEnvRE().FindAllStringSubmatch(line, -1)
 }
 
 // merge adds one file's facts to the skill's, and checks the file's own
@@ -338,7 +337,7 @@ func (s *scanner) merge(name, text string, f *scriptFacts) {
 	first(&s.facts.write, f.write)
 	first(&s.facts.rawPath, f.rawPath)
 	if f.write != nil {
-		if m := claimIn(text, claimReadOnlyRE, claimReadOnlyWords); m != "" {
+		if m := claimIn(text, claimReadOnlyRE(), claimReadOnlyWords); m != "" {
 			x := *f.write
 			x.RuleID, x.Category, x.Severity = "CL001", CatThirdParty, High
 			x.Why = name + " says \"" + truncate(m) + "\", but the code writes, moves or deletes files"
@@ -350,15 +349,15 @@ func (s *scanner) merge(name, text string, f *scriptFacts) {
 // injection reports whether line i runs a shell command built by formatting.
 func (s *scanner) injection(line string, lines []string, i int, js bool) bool {
 	if js {
-		return jsExecTplRE.MatchString(line)
+		return jsExecTplRE().MatchString(line)
 	}
-	if osSystemRE.MatchString(line) || shDashCRE.MatchString(line) {
+	if osSystemRE().MatchString(line) || shDashCRE().MatchString(line) {
 		return true
 	}
 	if strings.Contains(line, "subprocess.") {
 		call := callText(lines, i)
-		if shellTrueRE.MatchString(call) {
-			if j := strings.Index(call, "("); j >= 0 && fmtStringRE.MatchString(call[j:]) {
+		if shellTrueRE().MatchString(call) {
+			if j := strings.Index(call, "("); j >= 0 && fmtStringRE().MatchString(call[j:]) {
 				return true
 			}
 		}
@@ -394,7 +393,7 @@ func loopExits(lines []string, i, indent int) bool {
 		if len(l)-len(strings.TrimLeft(l, " \t")) <= indent {
 			return false
 		}
-		if loopExitRE.MatchString(l) {
+		if loopExitRE().MatchString(l) {
 			return true
 		}
 	}
@@ -407,7 +406,7 @@ func loopExits(lines []string, i, indent int) bool {
 func rawPaths(lines []string, found func(i int)) {
 	built := map[string]bool{}
 	for i, l := range lines {
-		if m := pathBuildRE.FindStringSubmatch(l); m != nil {
+		if m := pathBuildRE().FindStringSubmatch(l); m != nil {
 			built[m[1]] = true
 			continue
 		}
@@ -462,7 +461,7 @@ func remoteURL(text string) bool {
 		for b < len(text) && text[b] != '\n' && b < off+j+300 {
 			b++
 		}
-		if u := urlRE.FindString(text[a:b]); u != "" {
+		if u := urlRE().FindString(text[a:b]); u != "" {
 			if h := hostOf(u); h != "" && reputation(h) != repLocal {
 				return true
 			}
@@ -484,16 +483,16 @@ func normalisesPaths(text string) bool {
 }
 
 var (
-	stringLitRE = regexp.MustCompile("[fF]?\"[^\"\n]*\"|[fF]?'[^'\n]*'|\x60[^\x60]*\x60")
-	interpRE    = regexp.MustCompile(`\{[^{}]*\}`)
+	stringLitRE = lazyRE("[fF]?\"[^\"\n]*\"|[fF]?'[^'\n]*'|\x60[^\x60]*\x60")
+	interpRE    = lazyRE(`\{[^{}]*\}`)
 )
 
 // codeOnly replaces string literals by the expressions interpolated in them
 // ({x} in f-strings, ${x} in template literals): a variable's name inside
 // plain quotes is text, not the variable.
 func codeOnly(src string) string {
-	return stringLitRE.ReplaceAllStringFunc(src, func(lit string) string {
-		return " " + strings.Join(interpRE.FindAllString(lit, -1), " ") + " "
+	return stringLitRE().ReplaceAllStringFunc(src, func(lit string) string {
+		return " " + strings.Join(interpRE().FindAllString(lit, -1), " ") + " "
 	})
 }
 

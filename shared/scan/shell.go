@@ -2,7 +2,6 @@ package scan
 
 import (
 	"path"
-	"regexp"
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
@@ -127,7 +126,7 @@ func (w *shellWalk) pipeline(b *syntax.BinaryCmd) {
 		if downloaders[prog] {
 			download = true
 			for _, a := range args[1:] {
-				for _, u := range urlRE.FindAllString(a, -1) {
+				for _, u := range urlRE().FindAllString(a, -1) {
 					downloadURLs = append(downloadURLs, u)
 				}
 			}
@@ -182,8 +181,8 @@ var (
 	credWords = []string{".ssh/", "~/.ssh", "$home/.ssh", "id_rsa", "id_ed25519", "id_ecdsa", ".aws/credentials", ".aws/", ".azure/",
 		"gcloud/", "application_default_credentials", ".kube/config", ".docker/config.json", ".netrc", ".git-credentials", ".gnupg",
 		"*.pem", "*.key", "*.p12", "*.pfx", "keychain", "login data", "/cookies", "wallet.dat", "exodus/", "electrum/", "/etc/shadow", "169.254.169.254", ".env"}
-	pubKeyRE      = regexp.MustCompile(`[^\s"'=@]*\.pub\b`)
-	homeArchiveRE = regexp.MustCompile(`\b(tar|zip|7z|rsync)\b[^|;]*\s(~|~/|\$home|\$home/|\$\{home\}/?)(\s|$|\))`)
+	pubKeyRE      = lazyRE(`[^\s"'=@]*\.pub\b`)
+	homeArchiveRE = lazyRE(`\b(tar|zip|7z|rsync)\b[^|;]*\s(~|~/|\$home|\$home/|\$\{home\}/?)(\s|$|\))`)
 )
 
 // carries reports whether shell text reads credential material or uses a
@@ -191,14 +190,14 @@ var (
 func (w *shellWalk) carries(text string) bool {
 	l := strings.ToLower(text)
 	if strings.Contains(l, ".pub") {
-		l = pubKeyRE.ReplaceAllString(l, "") // public keys are meant to be shared
+		l = pubKeyRE().ReplaceAllString(l, "") // public keys are meant to be shared
 	}
 	for _, c := range credWords {
 		if strings.Contains(l, c) {
 			return true
 		}
 	}
-	if homeArchiveRE.MatchString(l) {
+	if homeArchiveRE().MatchString(l) {
 		return true
 	}
 	for v := range w.tainted {
@@ -313,7 +312,7 @@ func (w *shellWalk) call(c *syntax.CallExpr) {
 		w.s.exec(w.name, ln, prog)
 	}
 	for _, a := range args[1:] {
-		for _, u := range urlRE.FindAllString(a, -1) {
+		for _, u := range urlRE().FindAllString(a, -1) {
 			w.s.url(w.name, ln, u)
 		}
 	}
@@ -343,7 +342,7 @@ func (w *shellWalk) call(c *syntax.CallExpr) {
 	case interpreters[prog]:
 		joined := strings.Join(args[1:], " ")
 		if (strings.Contains(joined, "curl ") || strings.Contains(joined, "wget ")) && (strings.Contains(joined, "$(") || strings.Contains(joined, "<(")) {
-			w.downloadToShell(ln, ev, urlRE.FindAllString(joined, -1))
+			w.downloadToShell(ln, ev, urlRE().FindAllString(joined, -1))
 		}
 	case prog == "chmod":
 		for _, a := range args[1:] {

@@ -1,9 +1,7 @@
 package scan
 
-import "regexp"
-
 // registryRE finds a package install pointed at a registry or index by URL.
-var registryRE = regexp.MustCompile(`(?i)\b(npm|npx|pnpm|yarn|bun|pip3?|uv|poetry|pipx)\b[^\n]*?(--registry[= ]|--(?:extra-)?index-url[= ]|\s-i\s+|config\s+set\s+registry\s+)["']?(https?://[^\s"'\x60)]+)`)
+var registryRE = lazyRE(`(?i)\b(npm|npx|pnpm|yarn|bun|pip3?|uv|poetry|pipx)\b[^\n]*?(--registry[= ]|--(?:extra-)?index-url[= ]|\s-i\s+|config\s+set\s+registry\s+)["']?(https?://[^\s"'\x60)]+)`)
 
 // publicRegistries are the public package registries and their well-known
 // mirrors. Suffix match on dots.
@@ -18,7 +16,7 @@ var publicRegistries = []string{"registry.npmjs.org", "registry.yarnpkg.com", "n
 func (s *scanner) registries(name string, first int, d *doc) {
 	for _, li := range d.linesWith("registry", "index-url", " -i ") {
 		line := d.line(li)
-		for _, m := range registryRE.FindAllStringSubmatch(line, 4) {
+		for _, m := range registryRE().FindAllStringSubmatch(line, 4) {
 			host := hostOf(m[3])
 			if host == "" || hostMatches(host, publicRegistries) || reputation(host) == repLocal {
 				continue
