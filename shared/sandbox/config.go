@@ -18,6 +18,10 @@ type initConfig struct {
 	TmpfsBytes   int64         `json:"tmpfs_bytes"`
 	MaxEvents    int           `json:"max_events"`
 	SkipSleeps   bool          `json:"skip_sleeps"`
+
+	// ca is created by the init inside the sandbox, never sent over the
+	// config pipe: its key exists only in the init's memory.
+	ca *interceptCA
 }
 
 // sandboxPath is the PATH entries see, and where interpreters are looked up.

@@ -51,7 +51,8 @@ var shellFences = map[string]bool{"bash": true, "sh": true, "shell": true, "cons
 
 // Entries lists the entry points of the skill folder dir as an agent meets
 // them: SKILL.md shell blocks (in file order), then the links its prose says
-// to download or run, then the scripts (in path order), then a driver run
+// to download or run, then the scripts (in path order, with the arguments
+// SKILL.md shows them called with, if it shows any), then a driver run
 // for each Python file that defines functions; at most max in all.
 // have reports whether an interpreter is available; scripts without one are
 // skipped.
@@ -94,7 +95,13 @@ func Entries(dir string, max int, have func(prog string) bool) ([]Entry, error) 
 		}
 	}
 	for _, s := range scripts {
-		out = append(out, Entry{Name: s, Kind: KindScript, Argv: []string{interpreters[strings.ToLower(path.Ext(s))], s}})
+		e := Entry{Name: s, Kind: KindScript, Argv: []string{interpreters[strings.ToLower(path.Ext(s))], s}}
+		// Called with the arguments SKILL.md shows, unless a shell block
+		// already runs it that way (then the bare run covers another path).
+		if args, ok := invocation(s, md); ok && !inBlocks(out, path.Base(s)+" "+strings.Join(args, " ")) {
+			e = withArgs(e, args, "as SKILL.md shows")
+		}
+		out = append(out, e)
 	}
 	for _, s := range scripts {
 		if strings.ToLower(path.Ext(s)) == ".py" && pyLibrary(filepath.Join(dir, filepath.FromSlash(s))) {
@@ -105,6 +112,16 @@ func Entries(dir string, max int, have func(prog string) bool) ([]Entry, error) 
 		out = out[:max]
 	}
 	return out, nil
+}
+
+// inBlocks reports whether a SKILL.md shell block entry of es holds cmd.
+func inBlocks(es []Entry, cmd string) bool {
+	for _, e := range es {
+		if e.Kind == KindMarkdown && strings.Contains(e.Argv[len(e.Argv)-1], cmd) {
+			return true
+		}
+	}
+	return false
 }
 
 // pyLibrary reports whether a Python file defines top-level functions (the

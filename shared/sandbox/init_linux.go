@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -63,6 +64,11 @@ func setup(cfg *initConfig) error {
 	if os.Getpid() != 1 {
 		return errors.New("sandbox init is not PID 1 of a new PID namespace")
 	}
+	ca, err := newInterceptCA(time.Now())
+	if err != nil {
+		return fmt.Errorf("create the run's TLS interception CA: %w", err)
+	}
+	cfg.ca = ca
 	if err := buildRoot(cfg); err != nil {
 		return fmt.Errorf("build sandbox filesystem: %w", err)
 	}
@@ -109,7 +115,7 @@ func buildRoot(cfg *initConfig) error {
 			return err
 		}
 	}
-	if err := writeEtc(filepath.Join(root, "etc")); err != nil {
+	if err := writeEtc(filepath.Join(root, "etc"), cfg.ca.pem); err != nil {
 		return err
 	}
 	for _, p := range []string{"/etc/alternatives", "/etc/ld.so.cache"} {
@@ -239,8 +245,9 @@ func writeShims(dst string) error {
 	})
 }
 
-// writeEtc writes the minimal /etc: names resolve through the sinkhole.
-func writeEtc(etc string) error {
+// writeEtc writes the minimal /etc: names resolve through the sinkhole, and
+// the system CA bundles hold only the run's interception CA (caPEM).
+func writeEtc(etc string, caPEM []byte) error {
 	files := map[string]string{
 		"passwd":        "root:x:0:0:root:/root:/bin/sh\nagent:x:1000:1000:agent:/home/agent:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
 		"group":         "root:x:0:\nagent:x:1000:\nnogroup:x:65534:\n",
@@ -249,7 +256,13 @@ func writeEtc(etc string) error {
 		"nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
 		"hostname":      "sandbox\n",
 	}
+	for _, p := range caBundlePaths {
+		files[p] = string(caPEM)
+	}
 	for name, content := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(etc, name)), 0o755); err != nil {
+			return err
+		}
 		if err := os.WriteFile(filepath.Join(etc, name), []byte(content), 0o644); err != nil {
 			return err
 		}

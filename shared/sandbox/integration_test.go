@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -122,6 +123,37 @@ func TestDetonateIntegration(t *testing.T) {
 				if !hasLeak(r, c, "http") || !hasLeak(r, c, "file") {
 					t.Errorf("%s: leaks %+v", c, r.Leaks)
 				}
+			}
+		}},
+		{"https-exfil", scan.Reject, []string{RuleCanaryLeak, RuleRanDownload}, func(t *testing.T, r *Report) {
+			for _, c := range []string{"ANTHROPIC_API_KEY", ".ssh/id_ed25519", ".aws/credentials", "GITHUB_TOKEN"} {
+				if !hasLeak(r, c, "http") {
+					t.Errorf("%s not seen leaving over HTTPS: leaks %+v", c, r.Leaks)
+				}
+			}
+			tlsSeen := 0
+			for _, h := range r.HTTP {
+				if h.TLS && strings.HasSuffix(h.Host, ".telemetry-cdn.example") && strings.HasPrefix(h.Line, "POST ") {
+					tlsSeen++
+				}
+			}
+			if tlsSeen < 4 {
+				t.Errorf("decrypted HTTPS POSTs: got %d, want 4: %+v", tlsSeen, r.HTTP)
+			}
+			for _, e := range r.Entries {
+				if e.Exit != 0 {
+					t.Errorf("entry %s: exit %d (a client refused the interception CA?) output %q", e.Name, e.Exit, e.Output)
+				}
+			}
+		}},
+		{"usage", scan.Reject, []string{RuleCanaryLeak}, func(t *testing.T, r *Report) {
+			if len(r.Entries) != 2 || r.Entries[0].Exit != 2 || r.Entries[1].Name != "forecast.py (as its usage shows)" ||
+				!slices.Equal(r.Entries[1].Argv, []string{"python3", "forecast.py", "--lat", "32.08", "--lon", "34.78"}) ||
+				!strings.Contains(r.Entries[1].Output, "forecast sent") {
+				t.Errorf("entries: %+v", r.Entries)
+			}
+			if !hasLeak(r, "OPENAI_API_KEY", "http") {
+				t.Errorf("leaks: %+v", r.Leaks)
 			}
 		}},
 		{"forkbomb", scan.Flag, []string{RuleProcessLimit}, func(t *testing.T, r *Report) {
@@ -401,5 +433,36 @@ def sync_notes(file_path, limit=3):
 	r := MustDetonate(t, New(), dir)
 	if !hasLeak(r, "ANTHROPIC_API_KEY", "http") || r.Verdict != scan.Reject {
 		t.Errorf("verdict %s leaks %+v entries %+v", r.Verdict, r.Leaks, r.Entries)
+	}
+}
+
+// TestMemoryLimitIntegration: memory is bounded by RLIMIT_DATA (not the
+// address space, which V8 and WebAssembly reserve by the gigabyte): a script
+// that touches more than the limit fails, and the limit is reported; node's
+// fetch, which reserves Wasm memory, still runs under the same limit.
+func TestMemoryLimitIntegration(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "hog.py"), []byte("b = bytearray(512 << 20)\nprint('allocated', len(b))\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "ok.js"), []byte("fetch('http://cdn.node-fetch.example/x').then(r => r.text()).then(() => console.log('fetched'))\n"), 0o644)
+	s := New()
+	s.MemoryBytes = 256 << 20
+	r := MustDetonate(t, s, dir)
+	var hog, ok *EntryResult
+	for i := range r.Entries {
+		switch r.Entries[i].Name {
+		case "hog.py":
+			hog = &r.Entries[i]
+		case "ok.js":
+			ok = &r.Entries[i]
+		}
+	}
+	if hog == nil || ok == nil {
+		t.Fatalf("entries: %+v", r.Entries)
+	}
+	if hog.Exit == 0 || strings.Contains(hog.Output, "allocated") || !strings.Contains(hog.Output, "MemoryError") || !hasLimit(r, "memory") {
+		t.Errorf("512 MiB under a 256 MiB limit: exit %d output %q limits %+v", hog.Exit, hog.Output, r.Limits)
+	}
+	if ok.Exit != 0 || !strings.Contains(ok.Output, "fetched") {
+		t.Errorf("node fetch under the same limit: exit %d output %q", ok.Exit, ok.Output)
 	}
 }

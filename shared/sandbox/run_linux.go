@@ -113,7 +113,13 @@ func (s *Sandbox) launch(ctx context.Context, dir string, entries []Entry, cs []
 	defer repR.Close()
 	defer repW.Close()
 
-	budget := min(time.Duration(len(entries))*(s.EntryTimeout+s.Grace+time.Second), s.RunTimeout+s.EntryTimeout+s.Grace) + 10*time.Second
+	runs := len(entries)
+	for _, e := range entries {
+		if e.Kind == KindScript && len(e.Argv) == 2 {
+			runs++ // may be run again with the arguments its usage message shows
+		}
+	}
+	budget := min(time.Duration(runs)*(s.EntryTimeout+s.Grace+time.Second), s.RunTimeout+s.EntryTimeout+s.Grace) + 10*time.Second
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	var stderr bytes.Buffer

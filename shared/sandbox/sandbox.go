@@ -27,7 +27,7 @@ type Sandbox struct {
 	Grace        time.Duration // time left to background processes once an entry's main process exits
 	MaxEntries   int           // entry points run per skill
 	CPUSeconds   uint64        // RLIMIT_CPU of every sandboxed process
-	MemoryBytes  uint64        // RLIMIT_AS of every sandboxed process
+	MemoryBytes  uint64        // RLIMIT_DATA of every sandboxed process (heap and private writable mappings)
 	MaxProcs     uint64        // RLIMIT_NPROC of the sandbox user
 	MaxFileSize  uint64        // RLIMIT_FSIZE of every sandboxed process
 	MaxOutput    int           // stdout+stderr bytes kept per entry; the rest is discarded
@@ -133,8 +133,9 @@ type DNSQuery struct {
 // HTTPRequest is what a client sent to the sinkhole's TCP listeners.
 type HTTPRequest struct {
 	Port    int      `json:"port"`
-	Line    string   `json:"line"`           // the request line, or "TLS ClientHello"
-	Host    string   `json:"host,omitempty"` // Host header or TLS SNI
+	Line    string   `json:"line"`           // the request line, or "TLS ClientHello" when the handshake failed
+	Host    string   `json:"host,omitempty"` // Host header, else the TLS SNI
+	TLS     bool     `json:"tls,omitempty"`  // sent over TLS, decrypted by the sinkhole's interception CA
 	Headers []string `json:"headers,omitempty"`
 	Raw     []byte   `json:"-"`
 	Body    string   `json:"body,omitempty"` // printable prefix, canaries redacted

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,7 +15,8 @@ import (
 
 // sinkhole answers DNS and accepts TCP on loopback so that a dropper shows its
 // next step: every A query resolves to 127.0.0.1 and every request on the
-// HTTP ports is recorded and answered with an empty 200.
+// HTTP ports is recorded and answered with a 200 (HTTPS too, decrypted with
+// the run's interception CA).
 type sinkhole struct {
 	Addr      string        // listen address, 127.0.0.1 in the sandbox
 	DNSPort   int           // 53 in the sandbox; 0 picks a free port
@@ -22,6 +24,9 @@ type sinkhole struct {
 	ReadLimit int           // bytes of each TCP connection kept
 	IdleTime  time.Duration // how long a TCP client may stay silent
 	MaxEvents int
+	// TLS, when set, terminates TLS clients with the run's interception CA
+	// (see interceptCA); nil records only their ClientHello.
+	TLS *tls.Config
 	// Stage2, when set, is the marker of the stand-in second stage every
 	// plain HTTP request is answered with: a shell script that runs
 	// `/bin/true MARKER`, so a dropper that executes what it fetched shows it.
@@ -133,10 +138,46 @@ func (s *sinkhole) serveTCP(ln net.Listener) {
 
 // handleTCP reads what the client sends until it goes quiet, the limit is
 // reached or a full HTTP request head (plus any body it announced) has come,
-// then answers an empty 200 and records the request.
+// then answers with the stand-in second stage and records the request. A TLS
+// client is answered by the interception CA's leaf for its SNI when TLS is
+// set, and its decrypted request recorded; one that refuses the certificate
+// is recorded as its ClientHello.
 func (s *sinkhole) handleTCP(c net.Conn, port int) {
 	defer s.wg.Done()
 	defer c.Close()
+	buf := s.readRequest(c)
+	if len(buf) == 0 {
+		return
+	}
+	r := HTTPRequest{Port: port, Raw: buf}
+	if buf[0] == 0x16 && s.TLS != nil {
+		sni := parseSNI(buf)
+		tc := tls.Server(&replayConn{Conn: c, pending: buf}, s.TLS)
+		tc.SetDeadline(time.Now().Add(s.IdleTime))
+		if err := tc.Handshake(); err == nil {
+			tc.SetDeadline(time.Time{})
+			plain := s.readRequest(tc)
+			if len(plain) > 0 {
+				s.answer(tc)
+			}
+			r = HTTPRequest{Port: port, Raw: plain, TLS: true, Host: sni, Line: "TLS, no request"}
+		}
+	} else if buf[0] != 0x16 {
+		s.answer(c)
+	}
+	if len(r.Raw) > 0 {
+		parseHTTP(&r)
+	}
+	s.mu.Lock()
+	if len(s.http) < s.MaxEvents {
+		s.http = append(s.http, r)
+	}
+	s.mu.Unlock()
+}
+
+// readRequest reads from c until the client goes quiet, ReadLimit bytes have
+// come, or requestComplete says the request (or ClientHello) is whole.
+func (s *sinkhole) readRequest(c net.Conn) []byte {
 	buf := make([]byte, 0, 4096)
 	tmp := make([]byte, 4096)
 	for len(buf) < s.ReadLimit {
@@ -147,23 +188,32 @@ func (s *sinkhole) handleTCP(c net.Conn, port int) {
 			break
 		}
 	}
-	if len(buf) > 0 && buf[0] != 0x16 {
-		body := ""
-		if s.Stage2 != "" {
-			body = "#!/bin/sh\n/bin/true " + s.Stage2 + "\n"
-		}
-		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+	return buf
+}
+
+// answer writes the HTTP answer: 200 with the stand-in second stage.
+func (s *sinkhole) answer(w io.Writer) {
+	body := ""
+	if s.Stage2 != "" {
+		body = "#!/bin/sh\n/bin/true " + s.Stage2 + "\n"
 	}
-	if len(buf) == 0 {
-		return
+	fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+}
+
+// replayConn is a connection whose first reads return bytes already read
+// from it (the ClientHello the sinkhole looked at before choosing TLS).
+type replayConn struct {
+	net.Conn
+	pending []byte
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
 	}
-	r := HTTPRequest{Port: port, Raw: buf}
-	parseHTTP(&r)
-	s.mu.Lock()
-	if len(s.http) < s.MaxEvents {
-		s.http = append(s.http, r)
-	}
-	s.mu.Unlock()
+	return c.Conn.Read(p)
 }
 
 // requestComplete reports whether b holds a whole HTTP request: the head and

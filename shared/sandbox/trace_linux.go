@@ -24,24 +24,34 @@ func detonate(cfg *initConfig) *observations {
 	sh := newSinkhole(Sinkhole)
 	sh.MaxEvents = cfg.MaxEvents
 	sh.Stage2 = stage2Marker(cfg.Canaries)
+	if cfg.ca != nil {
+		sh.TLS = cfg.ca.serverConfig()
+	}
 	if _, _, err := sh.Open(); err != nil {
 		obs.Error = "start the loopback sinkhole: " + err.Error()
 		return obs
 	}
 	t := &tracer{cfg: cfg, obs: obs, writes: map[string]bool{}}
 	deadline := time.Now().Add(cfg.RunTimeout)
-	for i, e := range cfg.Entries {
+	for _, e := range cfg.Entries {
 		if cfg.RunTimeout > 0 && time.Now().After(deadline) {
-			obs.Limits = append(obs.Limits, LimitHit{Entry: i, Limit: "run"})
+			obs.Limits = append(obs.Limits, LimitHit{Entry: len(obs.Entries), Limit: "run"})
 			break
 		}
-		t.run(i, e)
+		t.run(len(obs.Entries), e)
+		// A script run without arguments that answers with an example of how
+		// to call it is called that way once more, as an agent would.
+		if last := obs.Entries[len(obs.Entries)-1]; e.Kind == KindScript && len(e.Argv) == 2 {
+			if args, ok := invocation(e.Argv[1], last.Output); ok && (cfg.RunTimeout <= 0 || time.Now().Before(deadline)) {
+				t.run(len(obs.Entries), withArgs(e, args, "as its usage shows"))
+			}
+		}
 	}
 	sh.Close()
 	dns, http := sh.Results()
 	obs.DNS = append(obs.DNS, dns...)
 	for _, h := range http {
-		obs.HTTP = append(obs.HTTP, httpRaw{HTTPRequest: HTTPRequest{Port: h.Port}, Data: h.Raw})
+		obs.HTTP = append(obs.HTTP, httpRaw{HTTPRequest: HTTPRequest{Port: h.Port, TLS: h.TLS, Host: h.Host}, Data: h.Raw})
 	}
 	t.collectWritten()
 	return obs
@@ -161,6 +171,7 @@ func (t *tracer) run(i int, e Entry) {
 	env := append([]string{"PATH=" + strings.Join(sandboxPath, ":"), "HOME=" + HomeDir, "USER=agent", "LOGNAME=agent",
 		"SHELL=/bin/bash", "LANG=C.UTF-8", "TERM=dumb", "TMPDIR=" + TmpDir, "PWD=" + WorkDir,
 		"PYTHONPATH=/" + shimDir, "PYTHONDONTWRITEBYTECODE=1"}, canaryEnv(t.cfg.Canaries)...)
+	env = append(env, caEnv...)
 	pid, err := syscall.ForkExec(argv0, e.Argv, &syscall.ProcAttr{
 		Dir: WorkDir, Env: env, Files: []uintptr{devnull.Fd(), pw.Fd(), pw.Fd()},
 		Sys: &syscall.SysProcAttr{Ptrace: true, Setsid: true, Pdeathsig: syscall.SIGKILL,
@@ -188,9 +199,13 @@ func (t *tracer) run(i int, e Entry) {
 		opts := unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
 			unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_EXITKILL
 		if err := unix.PtraceSetOptions(pid, opts); err != nil {
+			res.Output = "tracer: set ptrace options: " + err.Error()
+			unix.Kill(pid, unix.SIGKILL)
+		} else if err := t.setLimits(pid); err != nil {
+			// Fail closed: the skill never runs without its limits.
+			res.Output = "tracer: " + err.Error()
 			unix.Kill(pid, unix.SIGKILL)
 		}
-		t.setLimits(pid)
 		unix.PtraceSyscall(pid, 0)
 	}
 	var grace *time.Timer
@@ -244,16 +259,37 @@ func (t *tracer) run(i int, e Entry) {
 	}
 }
 
-func (t *tracer) setLimits(pid int) {
-	set := func(res int, v uint64) { unix.Prlimit(pid, res, &unix.Rlimit{Cur: v, Max: v}, nil) }
-	// The soft CPU limit sends SIGXCPU, which the tracer sees; the hard one a
-	// second later kills.
-	unix.Prlimit(pid, unix.RLIMIT_CPU, &unix.Rlimit{Cur: t.cfg.CPUSeconds, Max: t.cfg.CPUSeconds + 1}, nil)
-	set(unix.RLIMIT_AS, t.cfg.MemoryBytes)
-	set(unix.RLIMIT_NPROC, t.cfg.MaxProcs)
-	set(unix.RLIMIT_FSIZE, t.cfg.MaxFileSize)
-	set(unix.RLIMIT_CORE, 0)
-	set(unix.RLIMIT_NOFILE, 256)
+// addressSpace bounds reservations, not memory: V8 reserves its pointer cage
+// and every WebAssembly memory's guard region (≈ 10 GiB each, PROT_NONE) up
+// front, so node's fetch (llhttp in Wasm) fails under a 1 GiB address space.
+// Memory itself is bounded by RLIMIT_DATA, which counts the private writable
+// mappings and the heap a process actually uses.
+const addressSpace = 256 << 30
+
+// setLimits sets the entry's resource limits on its stopped first process
+// (children inherit them). Any failure is returned: the caller kills the
+// process rather than let it run unlimited.
+func (t *tracer) setLimits(pid int) error {
+	for _, l := range []struct {
+		name     string
+		res      int
+		cur, max uint64
+	}{
+		// The soft CPU limit sends SIGXCPU, which the tracer sees; the hard
+		// one a second later kills.
+		{"cpu", unix.RLIMIT_CPU, t.cfg.CPUSeconds, t.cfg.CPUSeconds + 1},
+		{"data", unix.RLIMIT_DATA, t.cfg.MemoryBytes, t.cfg.MemoryBytes},
+		{"address space", unix.RLIMIT_AS, max(addressSpace, t.cfg.MemoryBytes), max(addressSpace, t.cfg.MemoryBytes)},
+		{"processes", unix.RLIMIT_NPROC, t.cfg.MaxProcs, t.cfg.MaxProcs},
+		{"file size", unix.RLIMIT_FSIZE, t.cfg.MaxFileSize, t.cfg.MaxFileSize},
+		{"core", unix.RLIMIT_CORE, 0, 0},
+		{"open files", unix.RLIMIT_NOFILE, 256, 256},
+	} {
+		if err := unix.Prlimit(pid, l.res, &unix.Rlimit{Cur: l.cur, Max: l.max}, nil); err != nil {
+			return fmt.Errorf("set the %s limit: %w", l.name, err)
+		}
+	}
+	return nil
 }
 
 // stopped handles one ptrace stop of pid and resumes it.
