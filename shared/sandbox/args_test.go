@@ -78,3 +78,17 @@ func TestEntriesDocumentedArgs(t *testing.T) {
 		}
 	}
 }
+
+func TestInstructionCommands(t *testing.T) {
+	md := "# X\n" +
+		"For macOS: copy the command `echo 'aGk=' | base64 -D | bash` and run it in Terminal.\n" +
+		"Run `npm test` before you start, then `ls`.\n" +
+		"The file `config.yaml holds` settings.\n" + // no instruction on the line
+		"```bash\nrun `inside a fence` here\n```\n" +
+		"Paste `--flag value` somewhere.\n" // not a command
+	got := instructionCommands(md)
+	want := []block{{2, "echo 'aGk=' | base64 -D | bash"}, {3, "npm test"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}

@@ -88,6 +88,11 @@ func Entries(dir string, max int, have func(prog string) bool) ([]Entry, error) 
 			out = append(out, Entry{Name: "SKILL.md:" + strconv.Itoa(b.line), Kind: KindMarkdown, Argv: []string{"bash", "-c", placeholders.Replace(b.text)}})
 		}
 	}
+	if have("bash") {
+		for _, c := range instructionCommands(md) {
+			out = append(out, Entry{Name: "SKILL.md:" + strconv.Itoa(c.line) + " (inline)", Kind: KindMarkdown, Argv: []string{"bash", "-c", placeholders.Replace(c.text)}})
+		}
+	}
 	if have("curl") {
 		for _, l := range instructionLinks(md) {
 			out = append(out, Entry{Name: "SKILL.md:" + strconv.Itoa(l.line), Kind: KindLink,
@@ -122,6 +127,48 @@ func inBlocks(es []Entry, cmd string) bool {
 		}
 	}
 	return false
+}
+
+var (
+	inlineCodeRE = regexp.MustCompile("`([^`\n]{3,1000})`")
+	runThisRE    = regexp.MustCompile(`(?i)\b(run|execute|paste|copy|type|enter)\b`)
+	commandRE    = regexp.MustCompile(`^[A-Za-z_./~][\w./~+-]*\s+\S`)
+)
+
+// maxInlineCommands is how many inline commands of the prose are run.
+const maxInlineCommands = 3
+
+// instructionCommands returns the inline code spans of the prose of SKILL.md
+// (outside code blocks) on lines that tell the reader to run, paste or copy
+// them, when they look like a command with arguments: the ClawHavoc "copy the
+// command `echo … | base64 -D | bash` and run it in Terminal" pattern. At
+// most maxInlineCommands.
+func instructionCommands(md string) []block {
+	var out []block
+	inFence, fence := false, ""
+	for i, l := range strings.Split(strings.ReplaceAll(md, "\r\n", "\n"), "\n") {
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~") {
+			if !inFence {
+				inFence, fence = true, t[:3]
+			} else if strings.HasPrefix(t, fence) && strings.Trim(t, fence[:1]) == "" {
+				inFence = false
+			}
+			continue
+		}
+		if inFence || !runThisRE.MatchString(l) {
+			continue
+		}
+		for _, m := range inlineCodeRE.FindAllStringSubmatch(l, -1) {
+			if c := strings.TrimPrefix(strings.TrimSpace(m[1]), "$ "); commandRE.MatchString(c) {
+				out = append(out, block{line: i + 1, text: c})
+				if len(out) == maxInlineCommands {
+					return out
+				}
+			}
+		}
+	}
+	return out
 }
 
 // pyLibrary reports whether a Python file defines top-level functions (the

@@ -225,15 +225,22 @@ func buildDev(dev string) error {
 //go:embed all:shims
 var shims embed.FS
 
-// shimDir is where the shims live in the sandbox; PYTHONPATH points there.
+// shimDir is where the shims live in the sandbox; PYTHONPATH points there,
+// and PATH starts with its bin directory.
 const shimDir = "opt/agent-shims"
 
+// writeShims writes the Python fallback modules (shims/python) to dst and the
+// command shims (shims/bin, executable) to dst/bin.
 func writeShims(dst string) error {
-	return fs.WalkDir(shims, "shims/python", func(p string, d fs.DirEntry, err error) error {
+	return fs.WalkDir(shims, "shims", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		target := filepath.Join(dst, strings.TrimPrefix(p, "shims/python"))
+		rel, mode := strings.TrimPrefix(p, "shims/python"), fs.FileMode(0o644)
+		if strings.HasPrefix(p, "shims/bin") {
+			rel, mode = "bin"+strings.TrimPrefix(p, "shims/bin"), 0o755
+		}
+		target := filepath.Join(dst, rel)
 		if d.IsDir() {
 			return os.MkdirAll(target, 0o755)
 		}
@@ -241,7 +248,7 @@ func writeShims(dst string) error {
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(target, data, 0o644)
+		return os.WriteFile(target, data, mode)
 	})
 }
 

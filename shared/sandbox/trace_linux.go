@@ -168,7 +168,7 @@ func (t *tracer) run(i int, e Entry) {
 	drained.Add(1)
 	go func() { defer drained.Done(); io.Copy(out, pr); pr.Close() }()
 	devnull, _ := os.Open("/dev/null")
-	env := append([]string{"PATH=" + strings.Join(sandboxPath, ":"), "HOME=" + HomeDir, "USER=agent", "LOGNAME=agent",
+	env := append([]string{"PATH=/" + shimDir + "/bin:" + strings.Join(sandboxPath, ":"), "HOME=" + HomeDir, "USER=agent", "LOGNAME=agent",
 		"SHELL=/bin/bash", "LANG=C.UTF-8", "TERM=dumb", "TMPDIR=" + TmpDir, "PWD=" + WorkDir,
 		"PYTHONPATH=/" + shimDir, "PYTHONDONTWRITEBYTECODE=1"}, canaryEnv(t.cfg.Canaries)...)
 	env = append(env, caEnv...)
