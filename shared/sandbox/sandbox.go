@@ -109,6 +109,9 @@ type Exec struct {
 	Path  string   `json:"path"`
 	Argv  []string `json:"argv"`
 	Errno string   `json:"errno,omitempty"`
+	// TCPStdio lists the standard streams (0, 1, 2) that were TCP sockets
+	// when the program was executed: a shell run that way is a reverse shell.
+	TCPStdio []int `json:"tcp_stdio,omitempty"`
 }
 
 // NetAttempt is one connect, sendto or sendmsg seen by the tracer.

@@ -22,7 +22,7 @@ import (
 type sinkhole struct {
 	Addr      string        // listen address, 127.0.0.1 in the sandbox
 	DNSPort   int           // 53 in the sandbox; 0 picks a free port
-	TCPPorts  []int         // 80, 443, 8080, 8443 in the sandbox; 0 picks a free port
+	TCPPorts  []int         // sinkholePorts in the sandbox; 0 picks a free port
 	ReadLimit int           // bytes of each TCP connection kept
 	IdleTime  time.Duration // how long a TCP client may stay silent
 	MaxEvents int
@@ -41,8 +41,14 @@ type sinkhole struct {
 	wg    sync.WaitGroup
 }
 
+// sinkholePorts are the TCP ports the sinkhole accepts on: the web ports, and
+// the ones remote shells, C2 channels and exfiltration commonly use, so that
+// a reverse shell's connect succeeds and the shell it starts is seen.
+var sinkholePorts = []int{80, 443, 8080, 8443, 21, 22, 23, 25, 110, 143, 587, 1080, 1337, 2222, 3333, 4443, 4444, 4445,
+	5555, 6666, 6667, 7777, 8000, 8001, 8081, 8888, 9000, 9001, 9090, 9999, 12345, 13337, 31337}
+
 func newSinkhole(addr string) *sinkhole {
-	return &sinkhole{Addr: addr, DNSPort: 53, TCPPorts: []int{80, 443, 8080, 8443}, ReadLimit: 16 << 10,
+	return &sinkhole{Addr: addr, DNSPort: 53, TCPPorts: sinkholePorts, ReadLimit: 16 << 10,
 		IdleTime: 2 * time.Second, MaxEvents: 500}
 }
 

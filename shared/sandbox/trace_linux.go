@@ -395,7 +395,8 @@ func (t *tracer) entrySyscall(pid int, p *proc) {
 		if t.full(len(t.obs.Execs)) {
 			return
 		}
-		e := Exec{Entry: t.entry, PID: pid, Path: t.absPath(pid, unix.AT_FDCWD, readString(pid, pathArg, 4096)), Argv: readArgv(pid, argvArg)}
+		e := Exec{Entry: t.entry, PID: pid, Path: t.absPath(pid, unix.AT_FDCWD, readString(pid, pathArg, 4096)), Argv: readArgv(pid, argvArg),
+			TCPStdio: tcpStdio(pid)}
 		// A successful execve reports its exit after the exec event; record now
 		// in case the exit stop never comes.
 		t.obs.Execs = append(t.obs.Execs, e)
