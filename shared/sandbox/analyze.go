@@ -73,6 +73,12 @@ var owners = map[string][]string{
 	".aws/credentials": {"aws"},
 	".git-credentials": {"git", "git-credential-store"},
 	".ssh/id_ed25519":  {"ssh", "scp", "sftp", "git"},
+	// .clawdbot, .openclaw and .claude belong to the agent itself, which does
+	// not run inside the sandbox: no program there owns them.
+	".config/gh/hosts.yml": {"gh"},
+	".docker/config.json":  {"docker"},
+	".kube/config":         {"kubectl", "helm"},
+	".netrc":               {"curl", "git", "git-remote-http", "git-remote-https", "ftp"},
 }
 
 // ownRead reports whether f is a canary file read by the program that owns it.
@@ -153,7 +159,8 @@ func analyze(r *Report, obs *observations, cs []Canary, perms *trust.Permissions
 		a := n.NetAttempt
 		a.Addr = red.printable([]byte(a.Addr), 120)
 		if len(n.Data) > 0 {
-			leak(m.find(n.Data), "network", fmt.Sprintf("%s %s:%d %s", a.Op, a.Addr, a.Port, m.window(n.Data, 60)))
+			names, w := m.match(n.Data, 60)
+			leak(names, "network", fmt.Sprintf("%s %s:%d %s", a.Op, a.Addr, a.Port, w))
 			if a.Port == 53 && a.Addr != Sinkhole {
 				if name, qt, _, err := parseDNSQuery(n.Data); err == nil {
 					addDNS(DNSQuery{Name: name, Type: dnsTypeName(qt), Via: a.Addr})
@@ -167,7 +174,8 @@ func analyze(r *Report, obs *observations, cs []Canary, perms *trust.Permissions
 		req := h.HTTPRequest
 		req.Raw = h.Data
 		parseHTTP(&req)
-		leak(m.find(h.Data), "http", req.Line+" Host: "+req.Host+" … "+string(m.window(h.Data, 60)))
+		names, w := m.match(h.Data, 60)
+		leak(names, "http", req.Line+" Host: "+req.Host+" … "+string(w))
 		req.Line, req.Host = red.printable([]byte(req.Line), 300), red.printable([]byte(req.Host), 255)
 		for i := range req.Headers {
 			req.Headers[i] = red.printable([]byte(req.Headers[i]), 300)
@@ -178,8 +186,8 @@ func analyze(r *Report, obs *observations, cs []Canary, perms *trust.Permissions
 		r.HTTP = append(r.HTTP, req)
 	}
 	for _, w := range obs.Written {
-		if names := m.find(w.Data); len(names) > 0 {
-			leak(names, "file", w.Path+": "+string(m.window(w.Data, 60)))
+		if names, win := m.match(w.Data, 60); len(names) > 0 {
+			leak(names, "file", w.Path+": "+string(win))
 		}
 	}
 	for _, f := range obs.Files {
@@ -275,7 +283,25 @@ const (
 	RuleMemoryLimit    = "DY010"
 	RuleDropHost       = "DY011"
 	RuleRanDownload    = "DY012"
+	RuleCloudMetadata  = "DY013" // the cloud instance metadata service: the machine's own credentials
 )
+
+// metadataIPs and metadataNames are the cloud instance metadata services:
+// AWS, GCP, Azure, Oracle and DigitalOcean (169.254.169.254), AWS over IPv6,
+// ECS task credentials (169.254.170.2) and Alibaba Cloud (100.100.100.200).
+var (
+	metadataIPs   = []net.IP{net.ParseIP("169.254.169.254"), net.ParseIP("fd00:ec2::254"), net.ParseIP("169.254.170.2"), net.ParseIP("100.100.100.200")}
+	metadataNames = []string{"metadata.google.internal", "metadata", "instance-data", "instance-data.ec2.internal"}
+)
+
+// isMetadata reports whether host (lowercased, without port or brackets) is a
+// cloud instance metadata service.
+func isMetadata(host string) bool {
+	if ip := net.ParseIP(host); ip != nil {
+		return slices.ContainsFunc(metadataIPs, ip.Equal)
+	}
+	return slices.Contains(metadataNames, host)
+}
 
 func findings(r *Report, obs *observations, perms *trust.Permissions, interps []string, hostSev scan.Severity) {
 	if hostSev == "" {
@@ -314,13 +340,23 @@ func findings(r *Report, obs *observations, perms *trust.Permissions, interps []
 		add(RuleCanaryLeak, scan.CatCredentials, scan.Critical, "", l.Where+": "+l.Evidence,
 			"canary credential "+l.Canary+" left the process ("+l.Where+"): the skill exfiltrates secrets")
 	}
-	hosts := map[string]bool{}
+	hosts, metadata := map[string]bool{}, map[string]bool{}
 	host := func(h string, port int, file, evidence string) {
 		h = strings.ToLower(strings.TrimSuffix(h, "."))
 		if hh, _, err := net.SplitHostPort(h); err == nil {
 			h = hh
 		}
 		h = strings.Trim(h, "[]")
+		// Before the declared hosts: no declaration excuses it (an agent skill
+		// never needs the machine's own cloud credentials).
+		if isMetadata(h) {
+			if !metadata[h] {
+				metadata[h] = true
+				add(RuleCloudMetadata, scan.CatCredentials, scan.Critical, file, h+" ("+evidence+")",
+					"connection to the cloud instance metadata service ("+h+"), where the machine's own cloud credentials are served: credential theft")
+			}
+			return
+		}
 		if h == "" || isLoopback(h) || hostDeclared(declared.Network, h, port) || hosts[h] {
 			return
 		}
@@ -446,9 +482,10 @@ func findings(r *Report, obs *observations, perms *trust.Permissions, interps []
 // Verdict decides from findings the way Detonate does (see verdict).
 func Verdict(fs []scan.Finding) scan.Decision { return verdict(fs) }
 
-// verdict: any critical finding (a canary leak, an undeclared host, an evasion)
-// rejects; any high finding (undeclared exec, writes outside the workdir, a
-// canary file read, a fork bomb) flags; anything else approves.
+// verdict: any critical finding (a canary leak, an undeclared host, the cloud
+// metadata service, an evasion) rejects; any high finding (undeclared exec,
+// writes outside the workdir, a canary file read, a fork bomb) flags; anything
+// else approves.
 func verdict(fs []scan.Finding) scan.Decision {
 	d := scan.Approve
 	for _, f := range fs {

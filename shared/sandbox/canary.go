@@ -5,17 +5,19 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 )
 
 // Canary is one planted secret. Token is the unique high-entropy part of
 // Value; a leak is any appearance of the first keyLen characters of Token
-// (raw, hex, base64 or base32 at any alignment) outside the process, so a
-// truncated copy still counts.
+// (raw, hex, base64 or base32 at any alignment, also inside gzip, zlib, bzip2
+// or zip data) outside the process, so a truncated or packed copy still counts.
 type Canary struct {
 	Name  string `json:"name"`          // env var name, or a path relative to the home
 	Env   bool   `json:"env"`           // an environment variable rather than a file
@@ -78,6 +80,31 @@ func NewCanaries() []Canary {
 	file(".electrum/wallets/default_wallet", ".electrum", func(t string) string { return `{"seed":"` + t + `"}` })
 	file(".config/solana/id.json", ".config/solana", func(t string) string { return "[" + t + "]" })
 	file("Library/Keychains/login.keychain-db", "Library/Keychains", func(t string) string { return "kych" + t })
+	// Agent platforms and developer tools: skills go for the agent's own keys.
+	file(".clawdbot/.env", "", func(t string) string {
+		return "# clawdbot gateway\nANTHROPIC_API_KEY=sk-ant-api03-" + t + "\nCLAWDBOT_GATEWAY_PORT=18789\n"
+	})
+	file(".openclaw/openclaw.json", "", func(t string) string {
+		return `{"agent":{"model":"anthropic/claude-sonnet-4"},"models":{"providers":{"anthropic":{"apiKey":"sk-ant-api03-` + t + `"}}}}` + "\n"
+	})
+	file(".claude/.credentials.json", "", func(t string) string {
+		return `{"claudeAiOauth":{"accessToken":"sk-ant-oat01-` + t + `","refreshToken":"sk-ant-ort01-` + token(40) +
+			`","expiresAt":1893456000000,"scopes":["user:inference"]}}` + "\n"
+	})
+	file(".config/gh/hosts.yml", "", func(t string) string {
+		return "github.com:\n    user: agent\n    oauth_token: gho_" + t + "\n    git_protocol: https\n"
+	})
+	// Docker keeps base64("user:password"): the token appears only encoded,
+	// which the matcher and the redactor cover.
+	file(".docker/config.json", "", func(t string) string {
+		return `{"auths":{"https://index.docker.io/v1/":{"auth":"` + base64.StdEncoding.EncodeToString([]byte("agent:"+t)) + `"}}}` + "\n"
+	})
+	file(".kube/config", "", func(t string) string {
+		return "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://k8s.internal:6443\n  name: prod\n" +
+			"contexts:\n- context:\n    cluster: prod\n    user: agent\n  name: prod\ncurrent-context: prod\n" +
+			"users:\n- name: agent\n  user:\n    token: " + t + "\n"
+	})
+	file(".netrc", "", func(t string) string { return "machine api.github.com\n  login agent\n  password " + t + "\n" })
 	return cs
 }
 
@@ -97,21 +124,63 @@ type matcher struct {
 	names    []string
 	variants [][]string // per canary: case-sensitive forms
 	lower    [][]string // per canary: lowercased forms, for DNS names
+	// All variants are searched in one pass: a 4-byte prefix whose hash bit
+	// is set in filter is looked up in heads.
+	filter [1 << 16 / 64]uint64
+	heads  map[uint32][]head
+}
+
+// head is a variant of canary c, under its first four bytes.
+type head struct {
+	c int
+	v []byte
 }
 
 func newMatcher(cs []Canary) *matcher {
-	m := &matcher{}
-	for _, c := range cs {
+	m := &matcher{heads: map[uint32][]head{}}
+	for i, c := range cs {
 		vs := encodings(key(c))
 		lo := make([]string, len(vs))
-		for i, v := range vs {
-			lo[i] = strings.ToLower(v)
+		for j, v := range vs {
+			lo[j] = strings.ToLower(v)
+			if len(v) >= 4 { // always: the shortest variant has about 16 characters
+				x := binary.LittleEndian.Uint32([]byte(v))
+				h := gramHash(x)
+				m.filter[h/64] |= 1 << (h % 64)
+				m.heads[x] = append(m.heads[x], head{i, []byte(v)})
+			}
 		}
 		m.names = append(m.names, c.Name)
 		m.variants = append(m.variants, vs)
 		m.lower = append(m.lower, lo)
 	}
 	return m
+}
+
+func gramHash(x uint32) uint32 { return x * 0x9e3779b1 >> 16 }
+
+// scan sets at[i] to the first offset of canary i's key in b, for every
+// canary whose at[i] is negative, and returns how many it found.
+func (m *matcher) scan(b []byte, at []int) int {
+	found, left := 0, 0
+	for _, a := range at {
+		if a < 0 {
+			left++
+		}
+	}
+	for i := 0; i+4 <= len(b) && found < left; i++ {
+		x := binary.LittleEndian.Uint32(b[i:])
+		if h := gramHash(x); m.filter[h/64]&(1<<(h%64)) == 0 {
+			continue
+		}
+		for _, hd := range m.heads[x] {
+			if at[hd.c] < 0 && bytes.HasPrefix(b[i:], hd.v) {
+				at[hd.c] = i
+				found++
+			}
+		}
+	}
+	return found
 }
 
 // encodings returns t raw, in hex, and the alignment-independent cores of its
@@ -138,38 +207,61 @@ func encodings(t string) []string {
 	return vs
 }
 
-// find returns the names of the canaries whose key appears in b.
+// find returns the names of the canaries whose key appears in b, as such or
+// packed (see locate).
 func (m *matcher) find(b []byte) []string {
-	var out []string
-	for i := range m.variants {
-		if m.index(i, b) >= 0 {
-			out = append(out, m.names[i])
-		}
-	}
-	return out
+	names, _ := m.match(b, 0)
+	return names
 }
 
-// index returns where canary i's key first appears in b, or -1.
-func (m *matcher) index(i int, b []byte) int {
-	for _, v := range m.variants[i] {
-		if j := bytes.Index(b, []byte(v)); j >= 0 {
-			return j
-		}
-	}
-	return -1
-}
-
-// window returns the bytes of b around the first appearance of any canary.
+// window returns the bytes of b around the first appearance of any canary; for
+// a packed one, around the start of the encoded or compressed run holding it.
 func (m *matcher) window(b []byte, radius int) []byte {
-	for i := range m.variants {
-		if j := m.index(i, b); j >= 0 {
-			return b[max(0, j-radius):min(len(b), j+radius)]
-		}
-	}
-	return b[:min(len(b), 2*radius)]
+	_, w := m.match(b, radius)
+	return w
 }
 
-// findDNS returns the canaries in a DNS name, ignoring case and label dots.
+// match returns what find and window return, searching b once.
+func (m *matcher) match(b []byte, radius int) ([]string, []byte) {
+	var names []string
+	first := -1
+	for i, at := range m.locate(b) {
+		if at < 0 {
+			continue
+		}
+		names = append(names, m.names[i])
+		if first < 0 || at < first {
+			first = at
+		}
+	}
+	if first < 0 {
+		return nil, b[:min(len(b), 2*radius)]
+	}
+	return names, b[max(0, first-radius):min(len(b), first+radius)]
+}
+
+// locate returns, per canary, where its key first appears in b, or -1. A key
+// inside compressed data (gzip, zlib, bzip2, zip), raw or in a base64 or hex
+// run, and nested, is found too; its position is where the outermost run or
+// compressed stream holding it starts. The packed search runs only when b
+// holds a candidate: a compression magic or a long base64 or hex run.
+func (m *matcher) locate(b []byte) []int {
+	at := make([]int, len(m.variants))
+	for i := range at {
+		at[i] = -1
+	}
+	if left := len(at) - m.scan(b, at); left > 0 {
+		u := unpacker{m: m, at: at, left: left, inflate: packTotal, decode: packTotal}
+		u.search(b, 0, -1, true)
+		if !u.done() {
+			u.unescaped(b)
+		}
+	}
+	return at
+}
+
+// findDNS returns the canaries in a DNS name, ignoring case and label dots;
+// compressed data in hex labels counts too.
 func (m *matcher) findDNS(name string) []string {
 	flat := strings.ToLower(strings.ReplaceAll(name, ".", ""))
 	var out []string
@@ -178,6 +270,13 @@ func (m *matcher) findDNS(name string) []string {
 			if strings.Contains(flat, v) {
 				out = append(out, m.names[i])
 				break
+			}
+		}
+	}
+	if len(out) < len(m.names) {
+		for i, at := range m.locate([]byte(flat)) {
+			if at >= 0 && !slices.Contains(out, m.names[i]) {
+				out = append(out, m.names[i])
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -188,12 +189,20 @@ func TestMatcher(t *testing.T) {
 
 func TestNewCanariesUnique(t *testing.T) {
 	a, b := NewCanaries(), NewCanaries()
+	m := newMatcher(a)
+	// Docker stores base64("user:password"): its token is in the file only encoded.
+	encoded := map[string]bool{".docker/config.json": true}
 	seen := map[string]bool{}
 	for _, c := range append(a, b...) {
-		if len(c.Token) < keyLen || !strings.Contains(c.Value, c.Token) || seen[key(c)] {
+		if len(c.Token) < keyLen || !encoded[c.Name] && !strings.Contains(c.Value, c.Token) || seen[key(c)] {
 			t.Fatalf("canary %s: token %q not unique or not in value", c.Name, c.Token)
 		}
 		seen[key(c)] = true
+	}
+	for _, c := range a {
+		if got := m.find([]byte(c.Value)); !slices.Contains(got, c.Name) {
+			t.Errorf("canary %s: its own value is not found (got %v)", c.Name, got)
+		}
 	}
 }
 
@@ -285,6 +294,17 @@ func TestAnalyze(t *testing.T) {
 		{"ForkBomb", observations{Limits: []LimitHit{{Limit: "nproc"}}}, scan.Flag, []string{RuleProcessLimit}, ""},
 		{"WallOnly", observations{Limits: []LimitHit{{Limit: "wall"}}}, scan.Approve, []string{RuleTimeLimit}, ""},
 		{"Evasion", observations{Evasions: []string{"syscall 0x5 arch 0x40000003"}}, scan.Reject, []string{RuleEvasion}, ""},
+		{"LeakHTTPGzipBase64", observations{HTTP: []httpRaw{{Data: []byte("POST /u HTTP/1.1\r\nHost: api.github.com\r\n\r\nd=" +
+			base64.StdEncoding.EncodeToString(gz([]byte(cs[7].Value))))}}}, scan.Reject, []string{RuleCanaryLeak}, ""},
+		{"LeakSendtoTarGz", observations{Net: []netRaw{{NetAttempt: NetAttempt{Op: "sendto", Addr: "127.0.0.1", Port: 9},
+			Data: gz(tarOf(t, ".ssh/id_ed25519", cs[7].Value))}}}, scan.Reject, []string{RuleCanaryLeak}, ""},
+		{"LeakArgvZlibBase64", observations{Execs: []Exec{{Path: "/usr/bin/curl", Argv: []string{"curl", "-d",
+			base64.StdEncoding.EncodeToString(zl([]byte(cs[0].Value))), "http://127.0.0.1/"}}}}, scan.Reject, []string{RuleCanaryLeak}, ""},
+		{"CloudMetadata", observations{Net: []netRaw{{NetAttempt: NetAttempt{Op: "connect", Addr: "169.254.169.254", Port: 80, Errno: "ENETUNREACH"}}}},
+			scan.Reject, []string{RuleCloudMetadata}, scan.High},
+		{"OwnConfigRead", observations{Files: []FileEffect{{Op: "read-canary", Prog: "kubectl", Path: "/home/agent/.kube/config"}}}, scan.Approve, nil, ""},
+		{"AgentKeyRead", observations{Files: []FileEffect{{Op: "read-canary", Prog: "python3", Path: "/home/agent/.claude/.credentials.json"}}},
+			scan.Flag, []string{RuleCanaryRead}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &Report{}
@@ -368,6 +388,20 @@ func TestOwnRead(t *testing.T) {
 		{FileEffect{Op: "read-canary", Prog: "python3", Path: HomeDir + "/.npmrc"}, false},
 		{FileEffect{Op: "read-canary", Prog: "cat", Path: HomeDir + "/.ssh/id_ed25519"}, false},
 		{FileEffect{Op: "read-canary", Prog: "ssh", Path: HomeDir + "/.ssh/id_ed25519"}, true},
+		{FileEffect{Op: "read-canary", Prog: "gh", Path: HomeDir + "/.config/gh/hosts.yml"}, true},
+		{FileEffect{Op: "read-canary", Prog: "curl", Path: HomeDir + "/.config/gh/hosts.yml"}, false},
+		{FileEffect{Op: "read-canary", Prog: "docker", Path: HomeDir + "/.docker/config.json"}, true},
+		{FileEffect{Op: "read-canary", Prog: "node", Path: HomeDir + "/.docker/config.json"}, false},
+		{FileEffect{Op: "read-canary", Prog: "kubectl", Path: HomeDir + "/.kube/config"}, true},
+		{FileEffect{Op: "read-canary", Prog: "helm", Path: HomeDir + "/.kube/config"}, true},
+		{FileEffect{Op: "read-canary", Prog: "cat", Path: HomeDir + "/.kube/config"}, false},
+		{FileEffect{Op: "read-canary", Prog: "curl", Path: HomeDir + "/.netrc"}, true},
+		{FileEffect{Op: "read-canary", Prog: "git-remote-http", Path: HomeDir + "/.netrc"}, true},
+		{FileEffect{Op: "read-canary", Prog: "ftp", Path: HomeDir + "/.netrc"}, true},
+		{FileEffect{Op: "read-canary", Prog: "python3", Path: HomeDir + "/.netrc"}, false},
+		{FileEffect{Op: "read-canary", Prog: "node", Path: HomeDir + "/.clawdbot/.env"}, false},
+		{FileEffect{Op: "read-canary", Prog: "node", Path: HomeDir + "/.openclaw/openclaw.json"}, false},
+		{FileEffect{Op: "read-canary", Prog: "node", Path: HomeDir + "/.claude/.credentials.json"}, false},
 	} {
 		if got := ownRead(tt.f); got != tt.want {
 			t.Errorf("ownRead(%+v): got %v, want %v", tt.f, got, tt.want)
@@ -429,5 +463,83 @@ func TestAnalyzeNothingDeclared(t *testing.T) {
 				t.Fatalf("verdict: got %s, want %s (findings %+v)", r.Verdict, tt.want, r.Findings)
 			}
 		})
+	}
+}
+
+// The cloud metadata service is credential theft whatever SKILL.md declares.
+func TestAnalyzeCloudMetadata(t *testing.T) {
+	cs := NewCanaries()
+	entries := []EntryResult{{Name: "run.sh", Argv: []string{"bash", "run.sh"}}}
+	all := []string{"169.254.169.254", "fd00:ec2::254", "169.254.170.2", "100.100.100.200", "metadata.google.internal",
+		"metadata", "instance-data", "instance-data.ec2.internal", "api.github.com"}
+	connect := func(addr string) observations {
+		return observations{Net: []netRaw{{NetAttempt: NetAttempt{Op: "connect", Addr: addr, Port: 80, Errno: "ENETUNREACH"}}}}
+	}
+	dns := func(name string) observations {
+		return observations{DNS: []DNSQuery{{Name: name, Type: "A", Via: "sinkhole"}}}
+	}
+	httpHost := func(host string) observations {
+		return observations{HTTP: []httpRaw{{Data: []byte("GET /computeMetadata/v1/instance/service-accounts/default/token HTTP/1.1\r\nHost: " +
+			host + "\r\nMetadata-Flavor: Google\r\n\r\n")}}}
+	}
+	for _, tt := range []struct {
+		name     string
+		obs      observations
+		evidence string // "" when no DY013 is wanted
+	}{
+		{"AWSConnect", connect("169.254.169.254"), "169.254.169.254"},
+		{"AWSSendto", observations{Net: []netRaw{{NetAttempt: NetAttempt{Op: "sendto", Addr: "169.254.169.254", Port: 80}, Data: []byte("GET /")}}}, "169.254.169.254"},
+		{"AWSIPv6", connect("fd00:ec2::254"), "fd00:ec2::254"},
+		{"AWSMappedIPv4", connect("::ffff:169.254.169.254"), "169.254.169.254"},
+		{"ECS", connect("169.254.170.2"), "169.254.170.2"},
+		{"Alibaba", connect("100.100.100.200"), "100.100.100.200"},
+		{"GCPDNS", dns("metadata.google.internal."), "metadata.google.internal"},
+		{"GCPHTTPHost", httpHost("metadata.google.internal"), "metadata.google.internal"},
+		{"BareMetadataHostPort", httpHost("metadata:80"), "metadata"},
+		{"InstanceData", dns("instance-data"), "instance-data"},
+		{"InstanceDataEC2", dns("INSTANCE-DATA.ec2.internal"), "instance-data.ec2.internal"},
+		{"OtherLinkLocal", connect("169.254.1.1"), ""},
+		{"MetadataLookalike", dns("metadata.example.com"), ""},
+		{"GoogleOther", dns("www.google.internal"), ""},
+	} {
+		for _, p := range []struct {
+			name  string
+			perms *trust.Permissions
+		}{
+			{"NothingDeclared", nil},
+			{"Declared", &trust.Permissions{Network: all}},
+			{"Wildcard", &trust.Permissions{Network: []string{"*"}}},
+		} {
+			t.Run(tt.name+"/"+p.name, func(t *testing.T) {
+				r := &Report{}
+				obs := tt.obs
+				obs.Entries = append([]EntryResult(nil), entries...)
+				analyze(r, &obs, cs, p.perms, []string{"bash"}, scan.High)
+				var got []scan.Finding
+				for _, f := range r.Findings {
+					if f.RuleID == RuleCloudMetadata {
+						got = append(got, f)
+					}
+				}
+				if tt.evidence == "" {
+					if len(got) != 0 {
+						t.Fatalf("got %+v, want no %s", got, RuleCloudMetadata)
+					}
+					return
+				}
+				if len(got) != 1 || got[0].Severity != scan.Critical || got[0].Category != scan.CatCredentials ||
+					!strings.Contains(got[0].Evidence, tt.evidence) {
+					t.Fatalf("got %+v, want one critical %s with %q", r.Findings, RuleCloudMetadata, tt.evidence)
+				}
+				if r.Verdict != scan.Reject {
+					t.Fatalf("verdict: got %s, want reject", r.Verdict)
+				}
+				for _, f := range r.Findings {
+					if f.RuleID == RuleUndeclaredHost || f.RuleID == RuleDropHost {
+						t.Fatalf("metadata also reported as %s: %+v", f.RuleID, f)
+					}
+				}
+			})
+		}
 	}
 }
