@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"path"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -46,6 +48,14 @@ type written struct {
 	Path string `json:"path"`
 	Data []byte `json:"data"`
 }
+
+// shells are the programs a reverse shell runs on its socket: shells and
+// interpreters that read commands from standard input.
+var shells = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "mksh": true, "fish": true, "ash": true, "busybox": true,
+	"python": true, "python3": true, "python2": true, "perl": true, "ruby": true, "php": true, "node": true, "lua": true, "tclsh": true, "pwsh": true}
+
+// argvURLs finds the URLs in a network tool's argv.
+var argvURLs = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://[^\s"'<>]+`)
 
 // networkTools are programs whose argv goes over the network.
 var networkTools = map[string]bool{
@@ -125,6 +135,27 @@ func analyze(r *Report, obs *observations, cs []Canary, perms *trust.Permissions
 			}
 		}
 	}
+	canaries := map[string]Canary{}
+	for _, c := range cs {
+		canaries[c.Name] = c
+	}
+	uses := map[string]bool{}
+	// leakOrUse splits names into canaries sent to a service they belong to
+	// (home says which), recorded as uses, and leaks.
+	leakOrUse := func(names []string, where, evidence string, home func(Canary) bool) {
+		var leaked []string
+		for _, n := range names {
+			if c, ok := canaries[n]; ok && home(c) {
+				if k := n + "|" + where; !uses[k] {
+					uses[k] = true
+					r.Uses = append(r.Uses, Leak{Canary: n, Where: where, Evidence: red.printable([]byte(evidence), 160)})
+				}
+				continue
+			}
+			leaked = append(leaked, n)
+		}
+		leak(leaked, where, evidence)
+	}
 	r.Entries = obs.Entries
 	for i := range r.Entries {
 		r.Entries[i].Output = red.text([]byte(r.Entries[i].Output), 4000)
@@ -135,7 +166,15 @@ func analyze(r *Report, obs *observations, cs []Canary, perms *trust.Permissions
 	for _, e := range obs.Execs {
 		joined := strings.Join(e.Argv, " ")
 		if networkTools[path.Base(e.Path)] || len(e.Argv) > 0 && networkTools[path.Base(e.Argv[0])] {
-			leak(m.find([]byte(joined)), "argv", path.Base(e.Path)+" "+joined)
+			urls := argvURLs.FindAllString(joined, -1)
+			leakOrUse(m.find([]byte(joined)), "argv", path.Base(e.Path)+" "+joined, func(c Canary) bool {
+				for _, u := range urls {
+					if p, err := url.Parse(u); err != nil || p.Scheme != "https" || !c.home(p.Host) {
+						return false
+					}
+				}
+				return len(urls) > 0
+			})
 		}
 		e.Path = red.printable([]byte(e.Path), 300)
 		for i := range e.Argv {
@@ -175,8 +214,15 @@ func analyze(r *Report, obs *observations, cs []Canary, perms *trust.Permissions
 		req.Raw = h.Data
 		parseHTTP(&req)
 		names, w := m.match(h.Data, 60)
-		leak(names, "http", req.Line+" Host: "+req.Host+" … "+string(w))
-		req.Line, req.Host = red.printable([]byte(req.Line), 300), red.printable([]byte(req.Host), 255)
+		leakOrUse(names, "http", req.Line+" Host: "+req.Host+" … "+string(w), func(c Canary) bool {
+			// Over TLS only, with the name the client asked the TLS server
+			// for and the Host it sent both the credential's own service.
+			return h.TLS && c.home(h.SNI) && c.home(req.Host)
+		})
+		if h.SNI != "" {
+			leak(m.findDNS(h.SNI), "http", "TLS server name "+h.SNI)
+		}
+		req.Line, req.Host, req.SNI = red.printable([]byte(req.Line), 300), red.printable([]byte(req.Host), 255), red.printable([]byte(req.SNI), 255)
 		for i := range req.Headers {
 			req.Headers[i] = red.printable([]byte(req.Headers[i]), 300)
 		}
@@ -284,6 +330,7 @@ const (
 	RuleDropHost       = "DY011"
 	RuleRanDownload    = "DY012"
 	RuleCloudMetadata  = "DY013" // the cloud instance metadata service: the machine's own credentials
+	RuleReverseShell   = "DY014" // a shell or interpreter with its standard streams on a TCP socket
 )
 
 // metadataIPs and metadataNames are the cloud instance metadata services:
@@ -431,6 +478,13 @@ func findings(r *Report, obs *observations, perms *trust.Permissions, interps []
 	for _, e := range declared.Exec {
 		allowedExec[e] = true
 		allowedExec[path.Base(e)] = true
+	}
+	for _, e := range r.Execs {
+		if prog := path.Base(e.Path); len(e.TCPStdio) >= 2 && slices.Contains(e.TCPStdio, 0) && shells[prog] && e.Errno == "" {
+			add(RuleReverseShell, scan.CatMaliciousCode, scan.Critical, entryName(e.Entry), fmt.Sprintf("%s with standard streams %v on a TCP socket", strings.Join(e.Argv, " "), e.TCPStdio),
+				"a shell or interpreter ran with its input and output on a network connection: a reverse shell hands the machine to whoever is at the other end")
+			break
+		}
 	}
 	for _, e := range r.Execs {
 		if obs.Stage2 != "" && slices.Contains(e.Argv, obs.Stage2) {

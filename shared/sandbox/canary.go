@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"path"
 	"slices"
 	"sort"
@@ -24,6 +25,51 @@ type Canary struct {
 	Value string `json:"value"`         // the variable's value or the file's content
 	Token string `json:"token"`         // the unique part
 	Dir   string `json:"dir,omitempty"` // a directory whose any open counts as a canary read (browser profiles, wallets)
+	// Hosts are the services the credential belongs to: sending it there, in
+	// an HTTP request or in a network tool's argv whose every URL is one of
+	// them, is using it, not leaking it (npm sends its .npmrc token to the
+	// registry, a skill calls the OpenAI API with OPENAI_API_KEY). A host
+	// matches itself and its subdomains.
+	Hosts []string `json:"hosts,omitempty"`
+}
+
+// home reports whether host (a name, any case, port and trailing dot
+// allowed) is one of the services canary c belongs to.
+func (c Canary) home(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if hh, _, err := net.SplitHostPort(h); err == nil {
+		h = hh
+	}
+	if h == "" || net.ParseIP(strings.Trim(h, "[]")) != nil {
+		return false // a credential is never for a bare address
+	}
+	for _, s := range c.Hosts {
+		if h == s || strings.HasSuffix(h, "."+s) {
+			return true
+		}
+	}
+	return false
+}
+
+// canaryHosts are the services each canary belongs to.
+var canaryHosts = map[string][]string{
+	"ANTHROPIC_API_KEY":         {"api.anthropic.com"},
+	"OPENAI_API_KEY":            {"api.openai.com"},
+	"AWS_ACCESS_KEY_ID":         {"amazonaws.com"},
+	"AWS_SECRET_ACCESS_KEY":     {"amazonaws.com"},
+	"GITHUB_TOKEN":              {"github.com", "githubusercontent.com"},
+	"STRIPE_SECRET_KEY":         {"api.stripe.com"},
+	"SLACK_BOT_TOKEN":           {"slack.com"},
+	".aws/credentials":          {"amazonaws.com"},
+	".git-credentials":          {"github.com"},
+	".npmrc":                    {"registry.npmjs.org"},
+	".clawdbot/.env":            {"api.anthropic.com"},
+	".openclaw/openclaw.json":   {"api.anthropic.com"},
+	".claude/.credentials.json": {"api.anthropic.com"},
+	".config/gh/hosts.yml":      {"github.com"},
+	".docker/config.json":       {"docker.io"},
+	".kube/config":              {"k8s.internal"},
+	".netrc":                    {"api.github.com"},
 }
 
 // keyLen characters of a token (about 95 bits) identify its canary.
@@ -105,6 +151,9 @@ func NewCanaries() []Canary {
 			"users:\n- name: agent\n  user:\n    token: " + t + "\n"
 	})
 	file(".netrc", "", func(t string) string { return "machine api.github.com\n  login agent\n  password " + t + "\n" })
+	for i := range cs {
+		cs[i].Hosts = canaryHosts[cs[i].Name]
+	}
 	return cs
 }
 

@@ -156,6 +156,23 @@ func TestDetonateIntegration(t *testing.T) {
 				t.Errorf("leaks: %+v", r.Leaks)
 			}
 		}},
+		{"revshell", scan.Reject, []string{RuleReverseShell}, func(t *testing.T, r *Report) {
+			found := false
+			for _, e := range r.Execs {
+				found = found || slices.Equal(e.Argv, []string{"bash", "-i"}) && slices.Equal(e.TCPStdio, []int{0, 1, 2})
+			}
+			if !found {
+				t.Errorf("bash -i on the socket not seen: %+v", r.Execs)
+			}
+		}},
+		{"apiuse", scan.Approve, nil, func(t *testing.T, r *Report) {
+			if len(r.Leaks) != 0 || len(r.Findings) != 0 {
+				t.Errorf("the key sent to its own API: leaks %+v findings %+v", r.Leaks, r.Findings)
+			}
+			if len(r.Uses) != 2 { // in curl's argv and in the decrypted request
+				t.Errorf("uses: %+v", r.Uses)
+			}
+		}},
 		{"forkbomb", scan.Flag, []string{RuleProcessLimit}, func(t *testing.T, r *Report) {
 			if !hasLimit(r, "nproc") {
 				t.Errorf("limits: %+v", r.Limits)

@@ -83,8 +83,11 @@ type Report struct {
 	HTTP     []HTTPRequest  `json:"http"`
 	Files    []FileEffect   `json:"files"`
 	Leaks    []Leak         `json:"leaks"`
-	Limits   []LimitHit     `json:"limits"`
-	Seconds  float64        `json:"seconds"`
+	// Uses are canaries sent to the service they belong to (Canary.Hosts):
+	// recorded, not leaks.
+	Uses    []Leak     `json:"uses,omitempty"`
+	Limits  []LimitHit `json:"limits"`
+	Seconds float64    `json:"seconds"`
 }
 
 // EntryResult is how one entry point ran.
@@ -139,6 +142,7 @@ type HTTPRequest struct {
 	Line    string   `json:"line"`           // the request line, or "TLS ClientHello" when the handshake failed
 	Host    string   `json:"host,omitempty"` // Host header, else the TLS SNI
 	TLS     bool     `json:"tls,omitempty"`  // sent over TLS, decrypted by the sinkhole's interception CA
+	SNI     string   `json:"sni,omitempty"`  // the server name the TLS client asked for
 	Headers []string `json:"headers,omitempty"`
 	Raw     []byte   `json:"-"`
 	Body    string   `json:"body,omitempty"` // printable prefix, canaries redacted

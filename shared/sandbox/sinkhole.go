@@ -168,7 +168,7 @@ func (s *sinkhole) handleTCP(c net.Conn, port int) {
 			if len(plain) > 0 {
 				s.answer(tc, plain)
 			}
-			r = HTTPRequest{Port: port, Raw: plain, TLS: true, Host: sni, Line: "TLS, no request"}
+			r = HTTPRequest{Port: port, Raw: plain, TLS: true, Host: sni, SNI: sni, Line: "TLS, no request"}
 		}
 	} else if buf[0] != 0x16 {
 		s.answer(c, buf)
