@@ -92,3 +92,25 @@ func TestInstructionCommands(t *testing.T) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 }
+
+// SKILL.md's entries come in document order, whatever their form: a
+// prerequisite at the top runs before the examples below it.
+func TestEntriesDocumentOrder(t *testing.T) {
+	dir := t.TempDir()
+	md := "---\nname: t\n---\n" +
+		"Run `setup-tool --init now` first.\n" + // line 4
+		"Download [the helper](https://dl.example/helper.zip) and run it.\n" + // line 5
+		"```bash\necho example\n```\n" // block, first command on line 7
+	os.WriteFile(filepath.Join(dir, "SKILL.md"), []byte(md), 0o644)
+	es, err := Entries(dir, 12, func(string) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name)
+	}
+	if want := []string{"SKILL.md:4 (inline)", "SKILL.md:5", "SKILL.md:7"}; !slices.Equal(names, want) {
+		t.Errorf("entries %q, want %q", names, want)
+	}
+}

@@ -50,8 +50,8 @@ var interpreters = map[string]string{
 var shellFences = map[string]bool{"bash": true, "sh": true, "shell": true, "console": true, "zsh": true, "shell-session": true}
 
 // Entries lists the entry points of the skill folder dir as an agent meets
-// them: SKILL.md shell blocks (in file order), then the links its prose says
-// to download or run, then the scripts (in path order, with the arguments
+// them: SKILL.md's shell blocks, the inline commands and links its prose says
+// to run or download (in document order), then the scripts (in path order, with the arguments
 // SKILL.md shows them called with, if it shows any), then a driver run
 // for each Python file that defines functions; at most max in all.
 // have reports whether an interpreter is available; scripts without one are
@@ -83,21 +83,31 @@ func Entries(dir string, max int, have func(prog string) bool) ([]Entry, error) 
 	sort.Strings(scripts)
 	var out []Entry
 	md := readManifest(dir)
+	// SKILL.md's shell blocks, the inline commands and the links its prose
+	// says to run or fetch, in the order of the document: a prerequisite at
+	// the top comes before the examples further down, whatever its form.
+	type at struct {
+		line int
+		e    Entry
+	}
+	var doc []at
 	if have("bash") {
 		for _, b := range shellBlocks(md) {
-			out = append(out, Entry{Name: "SKILL.md:" + strconv.Itoa(b.line), Kind: KindMarkdown, Argv: []string{"bash", "-c", placeholders.Replace(b.text)}})
+			doc = append(doc, at{b.line, Entry{Name: "SKILL.md:" + strconv.Itoa(b.line), Kind: KindMarkdown, Argv: []string{"bash", "-c", placeholders.Replace(b.text)}}})
 		}
-	}
-	if have("bash") {
 		for _, c := range instructionCommands(md) {
-			out = append(out, Entry{Name: "SKILL.md:" + strconv.Itoa(c.line) + " (inline)", Kind: KindMarkdown, Argv: []string{"bash", "-c", placeholders.Replace(c.text)}})
+			doc = append(doc, at{c.line, Entry{Name: "SKILL.md:" + strconv.Itoa(c.line) + " (inline)", Kind: KindMarkdown, Argv: []string{"bash", "-c", placeholders.Replace(c.text)}}})
 		}
 	}
 	if have("curl") {
 		for _, l := range instructionLinks(md) {
-			out = append(out, Entry{Name: "SKILL.md:" + strconv.Itoa(l.line), Kind: KindLink,
-				Argv: []string{"curl", "-fsSL", "--max-time", "3", "-o", TmpDir + "/agent-download", "--", l.text}})
+			doc = append(doc, at{l.line, Entry{Name: "SKILL.md:" + strconv.Itoa(l.line), Kind: KindLink,
+				Argv: []string{"curl", "-fsSL", "--max-time", "3", "-o", TmpDir + "/agent-download", "--", l.text}}})
 		}
+	}
+	sort.SliceStable(doc, func(i, j int) bool { return doc[i].line < doc[j].line })
+	for _, d := range doc {
+		out = append(out, d.e)
 	}
 	for _, s := range scripts {
 		e := Entry{Name: s, Kind: KindScript, Argv: []string{interpreters[strings.ToLower(path.Ext(s))], s}}
