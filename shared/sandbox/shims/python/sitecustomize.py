@@ -1,7 +1,7 @@
 """Detonation sandbox start-up hook.
 
 Appends a finder at the end of sys.meta_path that serves a small stand-in for
-popular packages the interpreter does not have (requests), so that a script
+popular packages the interpreter does not have (requests, httpx), so that a script
 gets past its imports and shows what it does. Installed packages always win:
 this finder is asked only after every real one has failed.
 """

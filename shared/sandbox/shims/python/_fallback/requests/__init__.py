@@ -5,9 +5,9 @@ Response. Every call still goes through the real network stack, so the
 sandbox's tracer and sinkhole see it like the real package's traffic.
 """
 import json as _json
-import urllib.error
 import urllib.parse
-import urllib.request
+
+import _oa_http
 
 from .exceptions import ConnectionError, HTTPError, RequestException, Timeout  # noqa: F401
 
@@ -75,21 +75,14 @@ def _body(data, json, files, headers):
 
 
 def request(method, url, params=None, data=None, json=None, headers=None, files=None, timeout=None, **kwargs):
-    if params:
-        url += ("&" if "?" in url else "?") + urllib.parse.urlencode(params, doseq=True)
+    url = _oa_http.with_params(url, params)
     headers = dict(headers or {})
     body = _body(data, json, files, headers)
-    req = urllib.request.Request(url, data=body, headers=headers, method=method.upper())
-    wait = timeout[0] if isinstance(timeout, tuple) else timeout
     try:
-        with urllib.request.urlopen(req, timeout=min(wait or 5, 5)) as r:
-            return Response(url, r.status, r.headers.items(), r.read())
-    except urllib.error.HTTPError as e:
-        return Response(url, e.code, e.headers.items(), e.read())
-    except urllib.error.URLError as e:
-        raise ConnectionError(str(e.reason))
-    except OSError as e:
+        status, hdrs, content = _oa_http.send(method, url, body, headers, timeout)
+    except _oa_http.TransportError as e:
         raise ConnectionError(str(e))
+    return Response(url, status, hdrs, content)
 
 
 def get(url, params=None, **kwargs):
