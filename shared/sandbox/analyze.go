@@ -49,6 +49,27 @@ type written struct {
 	Data []byte `json:"data"`
 }
 
+// ranDownloadSeverity weighs download-and-execute by where the content came
+// from: critical from a raw address, a paste or file-drop site, or a host a
+// skill that declares its network does not declare; high (flag) when SKILL.md
+// declares no network at all, as vendor installers (curl … | sh) do; low
+// from a declared host.
+func ranDownloadSeverity(host string, network []string) scan.Severity {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if hh, _, err := net.SplitHostPort(h); err == nil {
+		h = hh
+	}
+	switch {
+	case h != "" && (net.ParseIP(strings.Trim(h, "[]")) != nil || hostMatches(h, pasteHosts)):
+		return scan.Critical
+	case h != "" && hostDeclared(network, h, 0):
+		return scan.Low
+	case len(network) == 0:
+		return scan.High
+	}
+	return scan.Critical
+}
+
 // shells are the programs a reverse shell runs on its socket: shells and
 // interpreters that read commands from standard input.
 var shells = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "mksh": true, "fish": true, "ash": true, "busybox": true,
@@ -486,11 +507,26 @@ func findings(r *Report, obs *observations, perms *trust.Permissions, interps []
 			break
 		}
 	}
+	stageHost := map[string]string{}
+	for _, h := range r.HTTP {
+		if h.Stage != "" {
+			stageHost[h.Stage] = h.Host
+		}
+	}
+ran:
 	for _, e := range r.Execs {
-		if obs.Stage2 != "" && slices.Contains(e.Argv, obs.Stage2) {
-			add(RuleRanDownload, scan.CatDownloads, scan.Critical, entryName(e.Entry), "ran the sinkhole's second stage",
-				"the skill executed content it downloaded (the sandbox's stand-in second stage ran): download-and-execute, as droppers do")
-			break
+		for _, a := range e.Argv {
+			if obs.Stage2 == "" || a != obs.Stage2 && !strings.HasPrefix(a, obs.Stage2+"-") {
+				continue
+			}
+			host := stageHost[a]
+			sev, from := ranDownloadSeverity(host, declared.Network), host
+			if from == "" {
+				from = "an unrecorded request"
+			}
+			add(RuleRanDownload, scan.CatDownloads, sev, entryName(e.Entry), "ran the sinkhole's second stage, fetched from "+from,
+				"the skill executed content it downloaded from "+from+" (the sandbox's stand-in second stage ran): download-and-execute, as droppers do")
+			break ran
 		}
 	}
 	execs := map[string]bool{}

@@ -139,10 +139,11 @@ type DNSQuery struct {
 // HTTPRequest is what a client sent to the sinkhole's TCP listeners.
 type HTTPRequest struct {
 	Port    int      `json:"port"`
-	Line    string   `json:"line"`           // the request line, or "TLS ClientHello" when the handshake failed
-	Host    string   `json:"host,omitempty"` // Host header, else the TLS SNI
-	TLS     bool     `json:"tls,omitempty"`  // sent over TLS, decrypted by the sinkhole's interception CA
-	SNI     string   `json:"sni,omitempty"`  // the server name the TLS client asked for
+	Line    string   `json:"line"`            // the request line, or "TLS ClientHello" when the handshake failed
+	Host    string   `json:"host,omitempty"`  // Host header, else the TLS SNI
+	TLS     bool     `json:"tls,omitempty"`   // sent over TLS, decrypted by the sinkhole's interception CA
+	SNI     string   `json:"sni,omitempty"`   // the server name the TLS client asked for
+	Stage   string   `json:"stage,omitempty"` // the marker of the stand-in second stage served to it, if one was
 	Headers []string `json:"headers,omitempty"`
 	Raw     []byte   `json:"-"`
 	Body    string   `json:"body,omitempty"` // printable prefix, canaries redacted

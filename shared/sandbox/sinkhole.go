@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,6 +34,7 @@ type sinkhole struct {
 	// plain HTTP request is answered with: a shell script that runs
 	// `/bin/true MARKER`, so a dropper that executes what it fetched shows it.
 	Stage2 string
+	stages atomic.Int64
 
 	mu    sync.Mutex
 	dns   []DNSQuery
@@ -165,13 +167,13 @@ func (s *sinkhole) handleTCP(c net.Conn, port int) {
 		if err := tc.Handshake(); err == nil {
 			tc.SetDeadline(time.Time{})
 			plain := s.readRequest(tc)
-			if len(plain) > 0 {
-				s.answer(tc, plain)
-			}
 			r = HTTPRequest{Port: port, Raw: plain, TLS: true, Host: sni, SNI: sni, Line: "TLS, no request"}
+			if len(plain) > 0 {
+				r.Stage = s.answer(tc, plain)
+			}
 		}
 	} else if buf[0] != 0x16 {
-		s.answer(c, buf)
+		r.Stage = s.answer(c, buf)
 	}
 	if len(r.Raw) > 0 {
 		parseHTTP(&r)
@@ -202,16 +204,20 @@ func (s *sinkhole) readRequest(c net.Conn) []byte {
 // answer writes the HTTP answer to the request req (raw bytes): an empty JSON
 // object to what looks like an API call, so a client that parses the answer
 // goes on to its next step; the stand-in second stage to anything else, so a
-// dropper that runs what it fetched shows it.
-func (s *sinkhole) answer(w io.Writer, req []byte) {
+// dropper that runs what it fetched shows it. It returns the stage's marker
+// when it served one: Stage2 and a sequence number, so that a stage that ran
+// names the request, and so the host, it came from.
+func (s *sinkhole) answer(w io.Writer, req []byte) (stage string) {
 	ctype, body := "text/plain", ""
 	if s.Stage2 != "" {
-		body = "#!/bin/sh\n/bin/true " + s.Stage2 + "\n"
+		stage = s.Stage2 + "-" + strconv.FormatInt(s.stages.Add(1), 10)
+		body = "#!/bin/sh\n/bin/true " + stage + "\n"
 	}
 	if wantsJSON(req) {
-		ctype, body = "application/json", "{}"
+		ctype, body, stage = "application/json", "{}", ""
 	}
 	fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", ctype, len(body), body)
+	return stage
 }
 
 // wantsJSON guesses whether a request is an API call rather than a download:

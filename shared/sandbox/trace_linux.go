@@ -51,7 +51,7 @@ func detonate(cfg *initConfig) *observations {
 	dns, http := sh.Results()
 	obs.DNS = append(obs.DNS, dns...)
 	for _, h := range http {
-		obs.HTTP = append(obs.HTTP, httpRaw{HTTPRequest: HTTPRequest{Port: h.Port, TLS: h.TLS, Host: h.Host, SNI: h.SNI}, Data: h.Raw})
+		obs.HTTP = append(obs.HTTP, httpRaw{HTTPRequest: HTTPRequest{Port: h.Port, TLS: h.TLS, Host: h.Host, SNI: h.SNI, Stage: h.Stage}, Data: h.Raw})
 	}
 	t.collectWritten()
 	return obs

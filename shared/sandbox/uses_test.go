@@ -105,3 +105,49 @@ func TestAnalyzeReverseShell(t *testing.T) {
 		})
 	}
 }
+
+func TestRanDownloadSeverity(t *testing.T) {
+	for _, tt := range []struct {
+		host    string
+		network []string
+		want    scan.Severity
+	}{
+		{"203.0.113.7", nil, scan.Critical},
+		{"glot.io", nil, scan.Critical},
+		{"pastebin.com:443", []string{"pastebin.com"}, scan.Critical},
+		{"get.vendor.example", nil, scan.High},
+		{"", nil, scan.High},
+		{"get.vendor.example", []string{"api.vendor.example"}, scan.Critical},
+		{"", []string{"api.vendor.example"}, scan.Critical},
+		{"get.vendor.example", []string{"get.vendor.example"}, scan.Low},
+		{"cdn.vendor.example.", []string{"*.vendor.example"}, scan.Low},
+	} {
+		if got := ranDownloadSeverity(tt.host, tt.network); got != tt.want {
+			t.Errorf("ranDownloadSeverity(%q, %q) = %s, want %s", tt.host, tt.network, got, tt.want)
+		}
+	}
+}
+
+// The second stage that ran names the request it came from.
+func TestAnalyzeRanDownloadHost(t *testing.T) {
+	cs := NewCanaries()
+	marker := stage2Marker(cs)
+	obs := observations{
+		HTTP: []httpRaw{
+			{HTTPRequest: HTTPRequest{Stage: marker + "-1"}, Data: []byte("GET /a.sh HTTP/1.1\r\nHost: one.example\r\n\r\n")},
+			{HTTPRequest: HTTPRequest{Stage: marker + "-2"}, Data: []byte("GET /b.sh HTTP/1.1\r\nHost: two.example\r\n\r\n")},
+		},
+		Execs: []Exec{{Path: "/bin/true", Argv: []string{"/bin/true", marker + "-2"}}},
+	}
+	r := &Report{}
+	analyze(r, &obs, cs, nil, nil, "")
+	for _, f := range r.Findings {
+		if f.RuleID == RuleRanDownload {
+			if !strings.Contains(f.Evidence, "two.example") || f.Severity != scan.High {
+				t.Errorf("DY012: %+v, want from two.example at high", f)
+			}
+			return
+		}
+	}
+	t.Errorf("no DY012 in %+v", r.Findings)
+}
