@@ -73,7 +73,11 @@ func writeDetonation(w io.Writer, r *sandbox.Report) {
 		fmt.Fprintf(w, "  entry   %s: %s, %d procs, %.2fs\n", e.Name, how, e.Procs, e.Seconds)
 	}
 	for _, e := range r.Execs {
-		fmt.Fprintf(w, "  exec    %s%s\n", oneLine(strings.Join(e.Argv, " "), 160), errnoSuffix(e.Errno))
+		sock := ""
+		if len(e.TCPStdio) > 0 {
+			sock = fmt.Sprintf(" (standard streams %v on a TCP socket)", e.TCPStdio)
+		}
+		fmt.Fprintf(w, "  exec    %s%s%s\n", oneLine(strings.Join(e.Argv, " "), 160), errnoSuffix(e.Errno), sock)
 	}
 	for _, n := range r.Network {
 		fmt.Fprintf(w, "  net     %s %s:%d%s\n", n.Op, n.Addr, n.Port, errnoSuffix(n.Errno))
@@ -82,7 +86,11 @@ func writeDetonation(w io.Writer, r *sandbox.Report) {
 		fmt.Fprintf(w, "  dns     %s %s (%s)\n", q.Type, q.Name, q.Via)
 	}
 	for _, h := range r.HTTP {
-		fmt.Fprintf(w, "  http    :%d %s host=%s\n", h.Port, oneLine(h.Line, 120), h.Host)
+		tls := ""
+		if h.TLS {
+			tls = " tls"
+		}
+		fmt.Fprintf(w, "  http    :%d%s %s host=%s\n", h.Port, tls, oneLine(h.Line, 120), h.Host)
 	}
 	for _, f := range r.Files {
 		to := ""
@@ -93,6 +101,9 @@ func writeDetonation(w io.Writer, r *sandbox.Report) {
 	}
 	for _, l := range r.Leaks {
 		fmt.Fprintf(w, "  LEAK    %s via %s: %s\n", l.Canary, l.Where, oneLine(l.Evidence, 160))
+	}
+	for _, u := range r.Uses {
+		fmt.Fprintf(w, "  use     %s via %s (its own service): %s\n", u.Canary, u.Where, oneLine(u.Evidence, 160))
 	}
 	for _, l := range r.Limits {
 		entry := ""
