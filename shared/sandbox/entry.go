@@ -140,13 +140,17 @@ func inBlocks(es []Entry, cmd string) bool {
 }
 
 var (
-	inlineCodeRE = regexp.MustCompile("`([^`\n]{3,1000})`")
+	inlineCodeRE = regexp.MustCompile("`([^`\n]{3,})`") // at most maxInlineCommand long, checked after
 	runThisRE    = regexp.MustCompile(`(?i)\b(run|execute|paste|copy|type|enter)\b`)
 	commandRE    = regexp.MustCompile(`^[A-Za-z_./~][\w./~+-]*\s+\S`)
 )
 
-// maxInlineCommands is how many inline commands of the prose are run.
-const maxInlineCommands = 3
+// maxInlineCommands is how many inline commands of the prose are run, and
+// maxInlineCommand the longest taken.
+const (
+	maxInlineCommands = 3
+	maxInlineCommand  = 1000
+)
 
 // instructionCommands returns the inline code spans of the prose of SKILL.md
 // (outside code blocks) on lines that tell the reader to run, paste or copy
@@ -170,7 +174,7 @@ func instructionCommands(md string) []block {
 			continue
 		}
 		for _, m := range inlineCodeRE.FindAllStringSubmatch(l, -1) {
-			if c := strings.TrimPrefix(strings.TrimSpace(m[1]), "$ "); commandRE.MatchString(c) {
+			if c := strings.TrimPrefix(strings.TrimSpace(m[1]), "$ "); len(c) <= maxInlineCommand && commandRE.MatchString(c) {
 				out = append(out, block{line: i + 1, text: c})
 				if len(out) == maxInlineCommands {
 					return out

@@ -1,7 +1,6 @@
 package trust
 
 import (
-	"regexp"
 	"time"
 	"unicode/utf8"
 )
@@ -72,7 +71,7 @@ type UsageRecord struct {
 }
 
 // keyPattern is the shape of session IDs, Machine IDs and idempotency keys.
-var keyPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+var keyPattern = NewPattern(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
 
 // Validate reports an invalid usage record as EINVALID.
 func (u *UsageRecord) Validate() error {
@@ -118,7 +117,7 @@ type AuditEvent struct {
 }
 
 // actionPattern is the shape of an audit action.
-var actionPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}(\.[a-z][a-z0-9_]{0,31}){0,3}$`)
+var actionPattern = NewPattern(`^[a-z][a-z0-9_]{0,31}(\.[a-z][a-z0-9_]{0,31}){0,3}$`)
 
 // Validate reports an invalid audit event as EINVALID.
 func (e *AuditEvent) Validate() error {

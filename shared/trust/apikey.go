@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"regexp"
 	"time"
 )
 
@@ -57,7 +56,7 @@ const MaxAPIKeyOverlap = 90 * 24 * time.Hour
 const MaxAPIKeySize = 1 << 10
 
 // periodPattern is the shape of a rotation period, e.g. "2026-11".
-var periodPattern = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
+var periodPattern = NewPattern(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
 
 // APIKeyVersion is one version of a platform API key, without the key.
 type APIKeyVersion struct {

@@ -2,7 +2,6 @@ package trust
 
 import (
 	"context"
-	"regexp"
 	"strconv"
 	"time"
 )
@@ -39,7 +38,7 @@ func (k *KeyVersion) Ref() string { return KeyRef(k.KeyID, k.Version) }
 // KeyRef returns "keyID:version".
 func KeyRef(keyID string, version int) string { return keyID + ":" + strconv.Itoa(version) }
 
-var keyIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+var keyIDRE = NewPattern(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
 // ValidateKeyID reports an invalid key ID as an EINVALID error.
 func ValidateKeyID(id string) error {

@@ -2,7 +2,6 @@ package trust
 
 import (
 	"context"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -84,10 +83,10 @@ type SkillRef struct {
 func (r SkillRef) String() string { return r.Name + "@" + r.Version }
 
 var (
-	skillNameRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-	skillVersionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}$`)
-	publisherRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-	digestRE       = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	skillNameRE    = NewPattern(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	skillVersionRE = NewPattern(`^[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}$`)
+	publisherRE    = NewPattern(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	digestRE       = NewPattern(`^sha256:[0-9a-f]{64}$`)
 )
 
 // ValidateSkillRef reports, as an EINVALID error, a name or version that cannot

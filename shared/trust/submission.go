@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/url"
-	"regexp"
 	"time"
 )
 
@@ -235,8 +234,8 @@ func (p *Publisher) Validate() error {
 
 // Shapes of Stripe IDs.
 var (
-	stripeAccountRE = regexp.MustCompile(`^acct_[A-Za-z0-9]{1,64}$`)
-	stripeEventRE   = regexp.MustCompile(`^evt_[A-Za-z0-9_]{1,255}$`)
+	stripeAccountRE = NewPattern(`^acct_[A-Za-z0-9]{1,64}$`)
+	stripeEventRE   = NewPattern(`^evt_[A-Za-z0-9_]{1,255}$`)
 )
 
 // Validate reports, as EINVALID, a KYC event that cannot be applied: an

@@ -2,7 +2,6 @@ package trust
 
 import (
 	"context"
-	"regexp"
 	"time"
 	"unicode/utf8"
 )
@@ -87,10 +86,10 @@ type Session struct {
 }
 
 // TenantIDPattern is what a tenant ID looks like.
-var TenantIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+var TenantIDPattern = NewPattern(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
 
 // emailPattern is a deliberately loose shape check: one @, no spaces.
-var emailPattern = regexp.MustCompile(`^[^\s@]{1,64}@[^\s@]{1,255}$`)
+var emailPattern = NewPattern(`^[^\s@]{1,64}@[^\s@]{1,255}$`)
 
 // Validate reports an invalid tenant as EINVALID.
 func (t *Tenant) Validate() error {
