@@ -3,6 +3,7 @@ package sandbox
 import (
 	"io"
 	"io/fs"
+	"iter"
 	"net/url"
 	"os"
 	"path"
@@ -159,18 +160,8 @@ const (
 // most maxInlineCommands.
 func instructionCommands(md string) []block {
 	var out []block
-	inFence, fence := false, ""
-	for i, l := range strings.Split(strings.ReplaceAll(md, "\r\n", "\n"), "\n") {
-		t := strings.TrimSpace(l)
-		if strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~") {
-			if !inFence {
-				inFence, fence = true, t[:3]
-			} else if strings.HasPrefix(t, fence) && strings.Trim(t, fence[:1]) == "" {
-				inFence = false
-			}
-			continue
-		}
-		if inFence || !runThisRE.MatchString(l) {
+	for i, l := range proseLines(md) {
+		if !runThisRE.MatchString(l) {
 			continue
 		}
 		for _, m := range inlineCodeRE.FindAllStringSubmatch(l, -1) {
@@ -289,6 +280,28 @@ var (
 	fetchExt = regexp.MustCompile(`(?i)\.(zip|7z|rar|tar\.gz|tgz|sh|bash|py|js|ps1|exe|dmg|pkg|deb|rpm|appimage|bin|jar)$`)
 )
 
+// proseLines yields the lines of a Markdown text outside fenced code blocks,
+// with their index (0-based).
+func proseLines(md string) iter.Seq2[int, string] {
+	return func(yield func(int, string) bool) {
+		inFence, fence := false, ""
+		for i, l := range strings.Split(strings.ReplaceAll(md, "\r\n", "\n"), "\n") {
+			t := strings.TrimSpace(l)
+			if strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~") {
+				if !inFence {
+					inFence, fence = true, t[:3]
+				} else if strings.HasPrefix(t, fence) && strings.Trim(t, fence[:1]) == "" {
+					inFence = false
+				}
+				continue
+			}
+			if !inFence && !yield(i, l) {
+				return
+			}
+		}
+	}
+}
+
 // instructionLinks returns the URLs in the prose of SKILL.md (outside code
 // blocks) that an agent following the instructions would fetch: links on a
 // line that says to download, install or run something, and links to
@@ -296,20 +309,7 @@ var (
 func instructionLinks(md string) []block {
 	var out []block
 	seen := map[string]bool{}
-	inFence, fence := false, ""
-	for i, l := range strings.Split(strings.ReplaceAll(md, "\r\n", "\n"), "\n") {
-		t := strings.TrimSpace(l)
-		if strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~") {
-			if !inFence {
-				inFence, fence = true, t[:3]
-			} else if strings.HasPrefix(t, fence) && strings.Trim(t, fence[:1]) == "" {
-				inFence = false
-			}
-			continue
-		}
-		if inFence {
-			continue
-		}
+	for i, l := range proseLines(md) {
 		follow := followRE.MatchString(l)
 		for _, u := range urlRE.FindAllString(l, -1) {
 			u = strings.TrimRight(u, ".,;:!?*_")

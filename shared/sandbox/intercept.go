@@ -41,11 +41,7 @@ type interceptCA struct {
 const maxLeaves = 256
 
 func newInterceptCA(now time.Time) (*interceptCA, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	serial, err := randSerial()
+	key, serial, err := newKeySerial()
 	if err != nil {
 		return nil, err
 	}
@@ -71,8 +67,14 @@ func newInterceptCA(now time.Time) (*interceptCA, error) {
 		leaves: map[string]*tls.Certificate{}}, nil
 }
 
-func randSerial() (*big.Int, error) {
-	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+// newKeySerial returns a fresh P-256 key and a random 127-bit serial number.
+func newKeySerial() (*ecdsa.PrivateKey, *big.Int, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	return key, serial, err
 }
 
 // leafName normalises the name a client asked for: lower case, no trailing
@@ -99,11 +101,7 @@ func (ca *interceptCA) leaf(name string) (*tls.Certificate, error) {
 		}
 		name = "localhost"
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	serial, err := randSerial()
+	key, serial, err := newKeySerial()
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@
 send() goes through urllib and the real network stack, so the sandbox's
 tracer and sinkhole see the traffic as they would the real package's.
 """
+import json as _json
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -33,3 +34,27 @@ def send(method, url, body=None, headers=None, timeout=None):
         raise TransportError(str(e.reason))
     except OSError as e:
         raise TransportError(str(e))
+
+
+class Response:
+    """What both stand-ins' responses share."""
+
+    def __init__(self, url, status, headers, content):
+        self.url = url
+        self.status_code = status
+        self.headers = dict(headers)
+        self.content = content
+
+    @property
+    def text(self):
+        return self.content.decode("utf-8", "replace")
+
+    def json(self, **kwargs):
+        return _json.loads(self.content)
+
+    def iter_lines(self, *args, **kwargs):
+        for line in self.content.splitlines():
+            yield line
+
+    def close(self):
+        pass

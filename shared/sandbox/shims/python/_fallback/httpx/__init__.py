@@ -38,22 +38,12 @@ class HTTPStatusError(HTTPError):
         self.request, self.response = request, response
 
 
-class Response:
+class Response(_oa_http.Response):
     def __init__(self, url, status, headers, content):
-        self.url = url
-        self.status_code = status
-        self.headers = dict(headers)
-        self.content = content
+        super().__init__(url, status, headers, content)
         self.is_success = 200 <= status < 300
         self.is_error = status >= 400
         self.reason_phrase = ""
-
-    @property
-    def text(self):
-        return self.content.decode("utf-8", "replace")
-
-    def json(self, **kwargs):
-        return _json.loads(self.content)
 
     def raise_for_status(self):
         if self.status_code >= 400:
@@ -69,9 +59,6 @@ class Response:
 
     def read(self):
         return self.content
-
-    def close(self):
-        pass
 
 
 def _body(content, data, json, files, headers):

@@ -14,22 +14,12 @@ from .exceptions import ConnectionError, HTTPError, RequestException, Timeout  #
 __version__ = "2.31.0"
 
 
-class Response:
+class Response(_oa_http.Response):
     def __init__(self, url, status, headers, content):
-        self.url = url
-        self.status_code = status
-        self.headers = dict(headers)
-        self.content = content
+        super().__init__(url, status, headers, content)
         self.ok = status < 400
         self.encoding = "utf-8"
         self.reason = ""
-
-    @property
-    def text(self):
-        return self.content.decode("utf-8", "replace")
-
-    def json(self, **kwargs):
-        return _json.loads(self.content)
 
     def raise_for_status(self):
         if self.status_code >= 400:
@@ -37,13 +27,6 @@ class Response:
 
     def iter_content(self, chunk_size=1, decode_unicode=False):
         yield self.content
-
-    def iter_lines(self, *args, **kwargs):
-        for line in self.content.splitlines():
-            yield line
-
-    def close(self):
-        pass
 
     def __enter__(self):
         return self
