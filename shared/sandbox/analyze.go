@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -68,6 +69,54 @@ func ranDownloadSeverity(host string, network []string) scan.Severity {
 		return scan.High
 	}
 	return scan.Critical
+}
+
+// credHeaders are the request headers that carry a credential to the
+// service it is for.
+var credHeaders = map[string]bool{"authorization": true, "proxy-authorization": true, "x-api-key": true, "api-key": true,
+	"x-auth-token": true, "x-access-token": true, "private-token": true, "x-goog-api-key": true}
+
+// requestParts splits an HTTP request into its credential headers and the
+// rest (request line, other headers, body), each joined by newlines.
+func requestParts(raw []byte) (cred, rest []byte) {
+	head, body, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
+	for i, l := range bytes.Split(head, []byte("\r\n")) {
+		if k, _, ok := cutHeader(string(l)); i > 0 && ok && credHeaders[k] {
+			cred = append(append(cred, l...), '\n')
+			continue
+		}
+		rest = append(append(rest, l...), '\n')
+	}
+	return cred, append(rest, body...)
+}
+
+// argvParts splits a network tool's argv into the values of its credential
+// options (curl and wget -H/--header with a credential header, -u/--user,
+// --oauth2-bearer, --http-password, --password) and everything else.
+func argvParts(argv []string) (cred, rest []byte) {
+	for i, a := range argv {
+		prev := ""
+		if i > 0 {
+			prev = argv[i-1]
+		}
+		isCred := false
+		switch {
+		case prev == "-H" || prev == "--header":
+			k, _, ok := cutHeader(a)
+			isCred = ok && credHeaders[k]
+		case strings.HasPrefix(a, "--header="):
+			k, _, ok := cutHeader(strings.TrimPrefix(a, "--header="))
+			isCred = ok && credHeaders[k]
+		case prev == "-u" || prev == "--user" || prev == "--oauth2-bearer" || prev == "--http-password" || prev == "--password":
+			isCred = true
+		}
+		if isCred {
+			cred = append(append(cred, a...), '\n')
+		} else if a != "-H" && a != "--header" {
+			rest = append(append(rest, a...), '\n')
+		}
+	}
+	return cred, rest
 }
 
 // shells are the programs a reverse shell runs on its socket: shells and
@@ -161,11 +210,17 @@ func analyze(r *Report, obs *observations, cs []Canary, perms *trust.Permissions
 		canaries[c.Name] = c
 	}
 	uses := map[string]bool{}
-	// leakOrUse splits names into canaries sent to a service they belong to
-	// (home says which), recorded as uses, and leaks.
-	leakOrUse := func(names []string, where, evidence string, home func(Canary) bool) {
-		var leaked []string
-		for _, n := range names {
+	// leakOrUse records the canaries found in a request: one found only in
+	// its credential fields (cred) and sent to a service it belongs to (home)
+	// is a use; one found anywhere else in it (rest: the URL, other headers,
+	// the body) or sent elsewhere is a leak — a key posted into a gist or an
+	// S3 object on its own provider's host still leaves.
+	leakOrUse := func(cred, rest []string, where, evidence string, home func(Canary) bool) {
+		leaked := rest
+		for _, n := range cred {
+			if slices.Contains(rest, n) {
+				continue
+			}
 			if c, ok := canaries[n]; ok && home(c) {
 				if k := n + "|" + where; !uses[k] {
 					uses[k] = true
@@ -188,7 +243,8 @@ func analyze(r *Report, obs *observations, cs []Canary, perms *trust.Permissions
 		joined := strings.Join(e.Argv, " ")
 		if networkTools[path.Base(e.Path)] || len(e.Argv) > 0 && networkTools[path.Base(e.Argv[0])] {
 			urls := argvURLs.FindAllString(joined, -1)
-			leakOrUse(m.find([]byte(joined)), "argv", path.Base(e.Path)+" "+joined, func(c Canary) bool {
+			cred, rest := argvParts(e.Argv)
+			leakOrUse(m.find(cred), m.find(rest), "argv", path.Base(e.Path)+" "+joined, func(c Canary) bool {
 				for _, u := range urls {
 					if p, err := url.Parse(u); err != nil || p.Scheme != "https" || !c.home(p.Host) {
 						return false
@@ -235,7 +291,14 @@ func analyze(r *Report, obs *observations, cs []Canary, perms *trust.Permissions
 		req.Raw = h.Data
 		parseHTTP(&req)
 		names, w := m.match(h.Data, 60)
-		leakOrUse(names, "http", req.Line+" Host: "+req.Host+" … "+string(w), func(c Canary) bool {
+		cred, rest := requestParts(h.Data)
+		credNames, restNames := m.find(cred), m.find(rest)
+		for _, n := range names { // found only across the split: a leak
+			if !slices.Contains(credNames, n) && !slices.Contains(restNames, n) {
+				restNames = append(restNames, n)
+			}
+		}
+		leakOrUse(credNames, restNames, "http", req.Line+" Host: "+req.Host+" … "+string(w), func(c Canary) bool {
 			// Over TLS only, with the name the client asked the TLS server
 			// for and the Host it sent both the credential's own service.
 			return h.TLS && c.home(h.SNI) && c.home(req.Host)
