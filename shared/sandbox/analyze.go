@@ -327,7 +327,7 @@ func analyze(r *Report, obs *observations, cs []Canary, perms *trust.Permissions
 	}
 	r.Limits = obs.Limits
 	obs.Stage2 = stage2Marker(cs)
-	findings(r, obs, perms, interps, hostSev)
+	findings(r, obs, cs, perms, interps, hostSev)
 	nonNil(&r.Entries)
 	nonNil(&r.Execs)
 	nonNil(&r.Network)
@@ -434,7 +434,7 @@ func isMetadata(host string) bool {
 	return slices.Contains(metadataNames, host)
 }
 
-func findings(r *Report, obs *observations, perms *trust.Permissions, interps []string, hostSev scan.Severity) {
+func findings(r *Report, obs *observations, cs []Canary, perms *trust.Permissions, interps []string, hostSev scan.Severity) {
 	if hostSev == "" {
 		hostSev = scan.Critical
 	}
@@ -550,6 +550,12 @@ func findings(r *Report, obs *observations, perms *trust.Permissions, interps []
 		if isPersist {
 			add(RulePersistence, scan.CatSystemServices, scan.High, file, ev,
 				"modifies a shell startup, SSH or service file: persistence outside the skill")
+		} else if _, canary := canaryPath(cs, f.Path); strings.HasPrefix(f.Path, HomeDir+"/") && !canary {
+			// A tool's own configuration in the home (~/.config/<app>/…) is
+			// what setup instructions write; the home's risky files are the
+			// persistence ones (DY006) and the credentials (canary files).
+			add(RuleWriteOutside, scan.CatSystemServices, scan.Low, file, ev,
+				"file operation in the home, outside the workdir, /tmp and the cache")
 		} else {
 			add(RuleWriteOutside, scan.CatSystemServices, scan.High, file, ev,
 				"file operation outside the workdir, /tmp and the cache")

@@ -551,7 +551,8 @@ func (t *tracer) open(pid int, p *proc, dirfd int, pathArg, flags uint64) {
 		if !ok {
 			name, ok = canaryPath(t.cfg.Canaries, abs)
 		}
-		if ok {
+		// A write-only open is not a read; the write itself is recorded below.
+		if ok && flags&unix.O_ACCMODE != unix.O_WRONLY {
 			t.file(FileEffect{Entry: t.entry, PID: pid, Op: "read-canary", Prog: progOf(pid), Path: path.Join(HomeDir, name), Errno: errnoName(rval)})
 		}
 		if flags&writeFlags != 0 && !inWorkdir(real) {

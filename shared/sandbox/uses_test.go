@@ -160,3 +160,26 @@ func TestAnalyzeRanDownloadHost(t *testing.T) {
 	}
 	t.Errorf("no DY012 in %+v", r.Findings)
 }
+
+// Writes in the home are ordinary (a tool's config) unless they touch a
+// credential file or a persistence file; elsewhere outside the workdir they
+// flag.
+func TestAnalyzeHomeWrites(t *testing.T) {
+	for _, tt := range []struct {
+		path string
+		rule string
+		sev  scan.Severity
+	}{
+		{HomeDir + "/.config/todoist/config.json", RuleWriteOutside, scan.Low},
+		{HomeDir + "/.env", RuleWriteOutside, scan.High},
+		{HomeDir + "/.ssh/id_ed25519", RuleWriteOutside, scan.High},
+		{HomeDir + "/.bashrc", RulePersistence, scan.High},
+		{"/etc/hosts", RuleWriteOutside, scan.High},
+	} {
+		r := &Report{}
+		analyze(r, &observations{Files: []FileEffect{{Op: "write", Path: tt.path}}}, NewCanaries(), nil, nil, "")
+		if len(r.Findings) != 1 || r.Findings[0].RuleID != tt.rule || r.Findings[0].Severity != tt.sev {
+			t.Errorf("%s: findings %+v, want one %s at %s", tt.path, r.Findings, tt.rule, tt.sev)
+		}
+	}
+}
