@@ -425,6 +425,10 @@ var (
 	metadataNames = []string{"metadata.google.internal", "metadata", "instance-data", "instance-data.ec2.internal"}
 )
 
+// sharedSpace is RFC 6598's carrier-grade NAT range, where Tailscale and
+// other overlay networks number their hosts: private, not a raw public IP.
+var sharedSpace = &net.IPNet{IP: net.IPv4(100, 64, 0, 0), Mask: net.CIDRMask(10, 32)}
+
 // isMetadata reports whether host (lowercased, without port or brackets) is a
 // cloud instance metadata service.
 func isMetadata(host string) bool {
@@ -493,7 +497,7 @@ func findings(r *Report, obs *observations, cs []Canary, perms *trust.Permission
 		}
 		hosts[h] = true
 		why := "network connection to " + h + ", which SKILL.md does not declare in permissions.network"
-		if ip := net.ParseIP(h); ip != nil && !ip.IsPrivate() && !ip.IsLinkLocalUnicast() {
+		if ip := net.ParseIP(h); ip != nil && !ip.IsPrivate() && !ip.IsLinkLocalUnicast() && !sharedSpace.Contains(ip) {
 			add(RuleDropHost, scan.CatDownloads, scan.Critical, file, evidence, why+"; a raw public IP address, as droppers use")
 		} else if hostMatches(h, pasteHosts) {
 			add(RuleDropHost, scan.CatDownloads, scan.Critical, file, evidence, why+"; a paste, file-drop or request-capture site")

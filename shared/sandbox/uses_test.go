@@ -183,3 +183,21 @@ func TestAnalyzeHomeWrites(t *testing.T) {
 		}
 	}
 }
+
+// An overlay network's address (100.64.0.0/10, Tailscale) is not a raw public
+// IP; one just outside that range is.
+func TestAnalyzeSharedAddressSpace(t *testing.T) {
+	for _, tt := range []struct {
+		addr string
+		rule string
+	}{
+		{"100.86.150.96", RuleUndeclaredHost},
+		{"100.128.0.1", RuleDropHost},
+	} {
+		r := &Report{}
+		analyze(r, &observations{Net: []netRaw{{NetAttempt: NetAttempt{Op: "connect", Addr: tt.addr, Port: 22, Errno: "ENETUNREACH"}}}}, NewCanaries(), nil, nil, "")
+		if len(r.Findings) != 1 || r.Findings[0].RuleID != tt.rule {
+			t.Errorf("%s: findings %+v, want %s", tt.addr, r.Findings, tt.rule)
+		}
+	}
+}
