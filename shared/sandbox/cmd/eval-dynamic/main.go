@@ -31,6 +31,7 @@ type result struct {
 	lenient scan.Decision // with undeclared named hosts (DY002) flagging instead of rejecting
 	rules   []string
 	seconds float64
+	entries int // entry points run: 0 when the skill has nothing a sandbox can run
 	err     error
 }
 
@@ -89,7 +90,7 @@ func main() {
 		if err != nil {
 			res.err = err
 		} else {
-			res.dynamic, res.seconds = r.Verdict, r.Seconds
+			res.dynamic, res.seconds, res.entries = r.Verdict, r.Seconds, len(r.Entries)
 			soft := append([]scan.Finding(nil), r.Findings...)
 			for i := range soft {
 				if soft[i].RuleID == sandbox.RuleUndeclaredHost {
@@ -199,6 +200,21 @@ func report(results []result, total time.Duration) {
 	for _, l := range []string{"malicious", "benign"} {
 		if x := combined[l]; x != nil {
 			fmt.Printf("%-10s %6d %10s %10s %10s\n", l, x.n, pct(x.approve, x.n), pct(x.flag, x.n), pct(x.reject, x.n))
+		}
+	}
+	fmt.Println("\nskills with something to run (at least one entry point): the sandbox's reach")
+	for _, l := range []string{"malicious", "benign"} {
+		ran, hit := 0, 0
+		for _, r := range results {
+			if r.label == l && r.err == nil && r.entries > 0 {
+				ran++
+				if r.dynamic != scan.Approve {
+					hit++
+				}
+			}
+		}
+		if rows[l] != nil {
+			fmt.Printf("%-10s %d of %d ran; flagged or rejected: %s\n", l, ran, rows[l].n, pct(hit, ran))
 		}
 	}
 	sort.Strings(caught)
