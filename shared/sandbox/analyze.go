@@ -158,13 +158,16 @@ var owners = map[string][]string{
 	".config/gh/hosts.yml": {"gh"},
 	".docker/config.json":  {"docker"},
 	".kube/config":         {"kubectl", "helm"},
-	".netrc":               {"curl", "git", "git-remote-http", "git-remote-https", "ftp"},
+	// requests (and pip, which vendors it) reads ~/.netrc before every
+	// request that carries no credentials of its own.
+	".netrc": {"curl", "git", "git-remote-http", "git-remote-https", "ftp", "python*"},
 }
 
-// ownRead reports whether f is a canary file read by the program that owns it.
+// ownRead reports whether f is a canary file read by the program that owns it
+// (an owner ending in * is a prefix: python* is python3.11 too).
 func ownRead(f FileEffect) bool {
 	for _, p := range owners[strings.TrimPrefix(f.Path, HomeDir+"/")] {
-		if f.Prog == p {
+		if f.Prog == p || strings.HasSuffix(p, "*") && strings.HasPrefix(f.Prog, strings.TrimSuffix(p, "*")) {
 			return true
 		}
 	}
@@ -554,6 +557,11 @@ func findings(r *Report, obs *observations, cs []Canary, perms *trust.Permission
 		if isPersist {
 			add(RulePersistence, scan.CatSystemServices, scan.High, file, ev,
 				"modifies a shell startup, SSH or service file: persistence outside the skill")
+		} else if f.Errno == "ENOENT" {
+			// Nothing was written and the directory does not exist: a
+			// placeholder path from the documentation (/path/to/out.mp3).
+			add(RuleWriteOutside, scan.CatSystemServices, scan.Low, file, ev,
+				"file operation outside the workdir that failed: the directory does not exist")
 		} else if _, canary := canaryPath(cs, f.Path); strings.HasPrefix(f.Path, HomeDir+"/") && !canary {
 			// A tool's own configuration in the home (~/.config/<app>/…) is
 			// what setup instructions write; the home's risky files are the

@@ -175,9 +175,13 @@ func TestAnalyzeHomeWrites(t *testing.T) {
 		{HomeDir + "/.ssh/id_ed25519", RuleWriteOutside, scan.High},
 		{HomeDir + "/.bashrc", RulePersistence, scan.High},
 		{"/etc/hosts", RuleWriteOutside, scan.High},
+		{"/usr/bin/ls (EROFS)", RuleWriteOutside, scan.High},
+		{"/path/to/out.mp3 (ENOENT)", RuleWriteOutside, scan.Low},
+		{HomeDir + "/.bashrc (ENOENT)", RulePersistence, scan.High},
 	} {
 		r := &Report{}
-		analyze(r, &observations{Files: []FileEffect{{Op: "write", Path: tt.path}}}, NewCanaries(), nil, nil, "")
+		p, errno, _ := strings.Cut(strings.TrimSuffix(tt.path, ")"), " (")
+		analyze(r, &observations{Files: []FileEffect{{Op: "write", Path: p, Errno: errno}}}, NewCanaries(), nil, nil, "")
 		if len(r.Findings) != 1 || r.Findings[0].RuleID != tt.rule || r.Findings[0].Severity != tt.sev {
 			t.Errorf("%s: findings %+v, want one %s at %s", tt.path, r.Findings, tt.rule, tt.sev)
 		}
