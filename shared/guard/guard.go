@@ -7,7 +7,8 @@
 // per-session canary token in the system prompt and watches for it in tool
 // calls and outputs (Canaries), allows a tool call only if the skill's
 // signed permissions declare the tool, host and path (Policy), validates
-// tool results against their JSON Schema (ResultSchema), flags — never
+// tool results against their JSON Schema (CompileSchema, with the
+// resultschema package), flags — never
 // blocks — known injection patterns (Detector, with rules as YAML data), and
 // audits every tool invocation (Recorder), with an AnomalyDetector over the
 // audit stream.
@@ -41,13 +42,24 @@ type Guard struct {
 	Canaries *Canaries
 	Recorder Recorder
 	Now      func() time.Time // default time.Now
+	// CompileSchema compiles a tool's declared result schema
+	// (resultschema.ForGuard). Required when a tool declares one: Open
+	// refuses rather than let results through unchecked.
+	CompileSchema func(tool string, schema []byte) (ResultValidator, error)
 
 	canary  string
-	schemas map[string]*ResultSchema
+	schemas map[string]ResultValidator
+}
+
+// ResultValidator checks one tool's results; EINVALID for one that does not
+// match (resultschema.Schema is one).
+type ResultValidator interface {
+	Validate(result []byte) error
 }
 
 // Open validates the guard and compiles the tools' result schemas. EINVALID
-// for a missing session, policy, canary issuer or recorder, or a bad schema.
+// for a missing session, policy, canary issuer or recorder, a bad schema, or
+// a schema without CompileSchema.
 func (g *Guard) Open() error {
 	switch {
 	case g.Session == "":
@@ -65,13 +77,16 @@ func (g *Guard) Open() error {
 	if g.Now == nil {
 		g.Now = time.Now
 	}
-	g.schemas = map[string]*ResultSchema{}
+	g.schemas = map[string]ResultValidator{}
 	for _, name := range slices.Sorted(maps.Keys(g.Policy.Specs)) {
 		spec := g.Policy.Specs[name]
 		if len(spec.ResultSchema) == 0 {
 			continue
 		}
-		s, err := CompileResultSchema(name, spec.ResultSchema)
+		if g.CompileSchema == nil {
+			return trust.Errorf(trust.EINVALID, "guard: tool %q declares a result schema but no schema compiler is set (fail closed)", name)
+		}
+		s, err := g.CompileSchema(name, spec.ResultSchema)
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/openagents/trust/shared/edgeapi"
 	"github.com/openagents/trust/shared/guard"
+	"github.com/openagents/trust/shared/guard/resultschema"
 	"github.com/openagents/trust/shared/trust"
 )
 
@@ -40,7 +41,7 @@ func MustGuard(tb testing.TB, rec guard.Recorder) *guard.Guard {
 	p.Specs["weather"] = guard.ToolSpec{ResultSchema: schema}
 	p.Permissions.Tools = append(p.Permissions.Tools, "weather")
 	g := &guard.Guard{Tenant: "t1", Machine: "m1", Session: "sess-1", Skill: "hello@1.0.0",
-		Policy: p, Canaries: MustCanaries(tb), Recorder: rec,
+		Policy: p, Canaries: MustCanaries(tb), Recorder: rec, CompileSchema: resultschema.ForGuard,
 		Now: func() time.Time { return time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC) }}
 	if err := g.Open(); err != nil {
 		tb.Fatal(err)
@@ -211,8 +212,10 @@ func TestGuardOpen(t *testing.T) {
 		{"ErrNoSession", guard.Guard{Policy: &guard.Policy{}, Canaries: MustCanaries(t), Recorder: &guard.MemoryRecorder{}}},
 		{"ErrNoPolicy", guard.Guard{Session: "s", Canaries: MustCanaries(t), Recorder: &guard.MemoryRecorder{}}},
 		{"ErrNoRecorder", guard.Guard{Session: "s", Policy: &guard.Policy{}, Canaries: MustCanaries(t)}},
-		{"ErrBadSchema", guard.Guard{Session: "s", Canaries: MustCanaries(t), Recorder: &guard.MemoryRecorder{},
+		{"ErrBadSchema", guard.Guard{Session: "s", Canaries: MustCanaries(t), Recorder: &guard.MemoryRecorder{}, CompileSchema: resultschema.ForGuard,
 			Policy: &guard.Policy{Specs: map[string]guard.ToolSpec{"x": {ResultSchema: json.RawMessage(`{"type":1}`)}}}}},
+		{"ErrSchemaNoCompiler", guard.Guard{Session: "s", Canaries: MustCanaries(t), Recorder: &guard.MemoryRecorder{},
+			Policy: &guard.Policy{Specs: map[string]guard.ToolSpec{"x": {ResultSchema: json.RawMessage(`{"type":"object"}`)}}}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if err := tt.g.Open(); trust.ErrorCode(err) != trust.EINVALID {

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"strings"
+	"sync"
 )
 
 // The script analyzer reads Python and JavaScript as code, line by line, with
@@ -273,7 +274,7 @@ var codeLits, codeLitGroups = func() ([]string, [][]int) {
 	return lits, groups
 }()
 
-var codeAuto = newAutomaton(codeLits)
+var codeAuto = sync.OnceValue(func() *automaton { return newAutomaton(codeLits) })
 
 // lineSets holds, per literal group, the lines where one of its literals
 // occurs, as bitsets.
@@ -291,7 +292,7 @@ func codeLines(text string, nlines int) *lineSets {
 	}
 	starts := lineStarts(text)
 	cur := 0
-	codeAuto.each(text, func(p, end int) {
+	codeAuto().each(text, func(p, end int) {
 		for cur+1 < len(starts) && starts[cur+1] <= end-1 {
 			cur++
 		}

@@ -1,21 +1,21 @@
-package guard_test
+package resultschema_test
 
 import (
 	"os"
 	"strings"
 	"testing"
 
-	"github.com/openagents/trust/shared/guard"
+	"github.com/openagents/trust/shared/guard/resultschema"
 	"github.com/openagents/trust/shared/trust"
 )
 
-func MustResultSchema(tb testing.TB, tool, file string) *guard.ResultSchema {
+func MustResultSchema(tb testing.TB, tool, file string) *resultschema.Schema {
 	tb.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := guard.CompileResultSchema(tool, b)
+	s, err := resultschema.Compile(tool, b)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -23,7 +23,7 @@ func MustResultSchema(tb testing.TB, tool, file string) *guard.ResultSchema {
 }
 
 func TestResultSchema(t *testing.T) {
-	s := MustResultSchema(t, "weather", "../../testdata/guard/weather.schema.json")
+	s := MustResultSchema(t, "weather", "../../../testdata/guard/weather.schema.json")
 	const secret = "CANARY-SECRET-4711"
 	for _, tt := range []struct {
 		name, result, code, inError string
@@ -61,13 +61,13 @@ func TestCompileResultSchema(t *testing.T) {
 		{"ErrFileRef", `{"$ref": "file:///etc/passwd"}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := guard.CompileResultSchema("t", []byte(tt.schema)); trust.ErrorCode(err) != trust.EINVALID {
+			if _, err := resultschema.Compile("t", []byte(tt.schema)); trust.ErrorCode(err) != trust.EINVALID {
 				t.Fatalf("err = %v, want EINVALID", err)
 			}
 		})
 	}
 	t.Run("OKLocalRef", func(t *testing.T) {
-		s, err := guard.CompileResultSchema("t", []byte(`{"$defs":{"n":{"type":"number"}},"type":"array","items":{"$ref":"#/$defs/n"}}`))
+		s, err := resultschema.Compile("t", []byte(`{"$defs":{"n":{"type":"number"}},"type":"array","items":{"$ref":"#/$defs/n"}}`))
 		if err != nil {
 			t.Fatal(err)
 		}

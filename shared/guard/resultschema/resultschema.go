@@ -1,4 +1,10 @@
-package guard
+// Package resultschema checks a tool's results against the JSON Schema its
+// skill declares for them: the guard's tool-result validation
+// (guard.Guard.CompileSchema). It is a package of its own so that binaries
+// that link the guard but never validate results — trustctl, on every
+// Machine at boot — do not pay for the JSON Schema library's start-up (it
+// compiles the draft meta-schemas at init, milliseconds per process).
+package resultschema
 
 import (
 	"bytes"
@@ -6,12 +12,13 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/openagents/trust/shared/guard"
 	"github.com/openagents/trust/shared/trust"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// ResultSchema is a compiled JSON Schema for a tool's results.
-type ResultSchema struct {
+// Schema is a compiled JSON Schema for a tool's results.
+type Schema struct {
 	tool   string
 	schema *jsonschema.Schema
 }
@@ -25,10 +32,10 @@ func (noLoader) Load(u string) (any, error) {
 	return nil, fmt.Errorf("schema reference %s not allowed: only references inside the schema are", u)
 }
 
-// CompileResultSchema compiles the JSON Schema (draft 2020-12 unless it says
+// Compile compiles the JSON Schema (draft 2020-12 unless it says
 // otherwise) that tool's results must match. EINVALID for a schema that is
 // not JSON or not a valid schema, or that refers to other documents.
-func CompileResultSchema(tool string, schema []byte) (*ResultSchema, error) {
+func Compile(tool string, schema []byte) (*Schema, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
 	if err != nil {
 		return nil, trust.Errorf(trust.EINVALID, "tool %q: result schema is not JSON", tool)
@@ -44,14 +51,23 @@ func CompileResultSchema(tool string, schema []byte) (*ResultSchema, error) {
 	if err != nil {
 		return nil, trust.Errorf(trust.EINVALID, "tool %q: invalid result schema: %s", tool, oneLine(err.Error()))
 	}
-	return &ResultSchema{tool: tool, schema: s}, nil
+	return &Schema{tool: tool, schema: s}, nil
+}
+
+// ForGuard is Compile in the shape guard.Guard.CompileSchema takes.
+func ForGuard(tool string, schema []byte) (guard.ResultValidator, error) {
+	s, err := Compile(tool, schema)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Validate checks a result (JSON) against the schema. It returns EINVALID
 // naming the instance path and the schema keyword that failed (never the
 // value: results may hold secrets) for a result that is not JSON or does
 // not match.
-func (s *ResultSchema) Validate(result []byte) error {
+func (s *Schema) Validate(result []byte) error {
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(result))
 	if err != nil {
 		return trust.Errorf(trust.EINVALID, "tool %q: result is not JSON", s.tool)
@@ -103,4 +119,14 @@ func pointer(segs []string) string {
 
 func oneLine(s string) string {
 	return clip(strings.Join(strings.Fields(s), " "), 300)
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xc0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
 }
