@@ -14,7 +14,7 @@ import (
 // and the fork bomb run into the 3 s wall limit by design.
 func BenchmarkDetonate(b *testing.B) {
 	requireRoot(b)
-	dirs := []string{"benign", "dropper", "exfil", "keystealer", "forkbomb", "sleeper", "bashrc", "probe"}
+	dirs := []string{"benign", "dropper", "exfil", "keystealer", "forkbomb", "sleeper", "bashrc", "probe", "https-exfil", "usage", "revshell", "apiuse"}
 	s := New()
 	s.EntryTimeout = 3 * time.Second
 	var secs []float64
