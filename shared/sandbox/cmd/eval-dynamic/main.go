@@ -28,7 +28,7 @@ type result struct {
 	job
 	static  scan.Decision
 	dynamic scan.Decision
-	lenient scan.Decision // with undeclared named hosts (DY002) flagging instead of rejecting
+	lenient scan.Decision // with every undeclared named host (DY002) at high, declared network or not
 	rules   []string
 	seconds float64
 	entries int // entry points run: 0 when the skill has nothing a sandbox can run
@@ -190,7 +190,7 @@ func report(results []result, total time.Duration) {
 			fmt.Printf("%-10s %6d %10s %10s %10s %8d\n", l, x.n, pct(x.approve, x.n), pct(x.flag, x.n), pct(x.reject, x.n), x.errs)
 		}
 	}
-	fmt.Println("\nsandbox verdicts with undeclared named hosts (DY002) flagging instead of rejecting")
+	fmt.Println("\nsandbox verdicts with every undeclared named host (DY002) at high (flag), declared network or not")
 	for _, l := range []string{"malicious", "benign"} {
 		if x := soft[l]; x != nil {
 			fmt.Printf("%-10s %6d %10s %10s %10s\n", l, x.n, pct(x.approve, x.n), pct(x.flag, x.n), pct(x.reject, x.n))
