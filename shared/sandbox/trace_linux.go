@@ -171,7 +171,7 @@ func (t *tracer) run(i int, e Entry) {
 	env := append([]string{"PATH=/" + shimDir + "/bin:" + strings.Join(sandboxPath, ":"), "HOME=" + HomeDir, "USER=agent", "LOGNAME=agent",
 		"SHELL=/bin/bash", "LANG=C.UTF-8", "TERM=dumb", "TMPDIR=" + TmpDir, "PWD=" + WorkDir,
 		"PYTHONPATH=/" + shimDir, "PYTHONDONTWRITEBYTECODE=1"}, canaryEnv(t.cfg.Canaries)...)
-	env = append(env, caEnv...)
+	env = append(append(env, caEnv...), nodeOptions)
 	pid, err := syscall.ForkExec(argv0, e.Argv, &syscall.ProcAttr{
 		Dir: WorkDir, Env: env, Files: []uintptr{devnull.Fd(), pw.Fd(), pw.Fd()},
 		Sys: &syscall.SysProcAttr{Ptrace: true, Setsid: true, Pdeathsig: syscall.SIGKILL,
@@ -259,12 +259,12 @@ func (t *tracer) run(i int, e Entry) {
 	}
 }
 
-// addressSpace bounds reservations, not memory: V8 reserves its pointer cage
-// and every WebAssembly memory's guard region (≈ 10 GiB each, PROT_NONE) up
-// front, so node's fetch (llhttp in Wasm) fails under a 1 GiB address space.
-// Memory itself is bounded by RLIMIT_DATA, which counts the private writable
-// mappings and the heap a process actually uses.
-const addressSpace = 256 << 30
+// nodeOptions lets node's fetch start under the address-space limit: V8
+// reserves a ≈ 10 GiB guard region (PROT_NONE) for every WebAssembly memory
+// when its trap handler is on, and undici's HTTP parser is WebAssembly, so
+// `fetch` failed under 1 GiB. Without the trap handler V8 bounds-checks
+// instead, and nothing else needs the reservation.
+const nodeOptions = "NODE_OPTIONS=--disable-wasm-trap-handler"
 
 // setLimits sets the entry's resource limits on its stopped first process
 // (children inherit them). Any failure is returned: the caller kills the
@@ -278,8 +278,10 @@ func (t *tracer) setLimits(pid int) error {
 		// The soft CPU limit sends SIGXCPU, which the tracer sees; the hard
 		// one a second later kills.
 		{"cpu", unix.RLIMIT_CPU, t.cfg.CPUSeconds, t.cfg.CPUSeconds + 1},
+		// The address space bounds shared and private mappings alike
+		// (RLIMIT_DATA alone would leave MAP_SHARED memory unbounded).
+		{"address space", unix.RLIMIT_AS, t.cfg.MemoryBytes, t.cfg.MemoryBytes},
 		{"data", unix.RLIMIT_DATA, t.cfg.MemoryBytes, t.cfg.MemoryBytes},
-		{"address space", unix.RLIMIT_AS, max(addressSpace, t.cfg.MemoryBytes), max(addressSpace, t.cfg.MemoryBytes)},
 		{"processes", unix.RLIMIT_NPROC, t.cfg.MaxProcs, t.cfg.MaxProcs},
 		{"file size", unix.RLIMIT_FSIZE, t.cfg.MaxFileSize, t.cfg.MaxFileSize},
 		{"core", unix.RLIMIT_CORE, 0, 0},
