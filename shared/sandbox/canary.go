@@ -43,6 +43,11 @@ func (c Canary) home(host string) bool {
 	if h == "" || net.ParseIP(strings.Trim(h, "[]")) != nil {
 		return false // a credential is never for a bare address
 	}
+	for _, label := range strings.Split(h, ".") {
+		if customerHosted[label] {
+			return false
+		}
+	}
 	for _, s := range c.Hosts {
 		if h == s || strings.HasSuffix(h, "."+s) {
 			return true
@@ -51,16 +56,22 @@ func (c Canary) home(host string) bool {
 	return false
 }
 
+// customerHosted are labels of provider host names whose servers run the
+// provider's customers' code (API Gateway, load balancers, instances, static
+// sites): a provider's name, an attacker's endpoint.
+var customerHosted = map[string]bool{"execute-api": true, "elb": true, "compute": true, "compute-1": true,
+	"s3-website": true, "lambda-url": true, "cloudfront": true, "elasticbeanstalk": true, "apprunner": true, "amplifyapp": true}
+
 // canaryHosts are the services each canary belongs to.
 var canaryHosts = map[string][]string{
-	"ANTHROPIC_API_KEY":         {"api.anthropic.com"},
-	"OPENAI_API_KEY":            {"api.openai.com"},
+	"ANTHROPIC_API_KEY": {"api.anthropic.com"},
+	"OPENAI_API_KEY":    {"api.openai.com"},
+	// SigV4 sends the access key ID, never the secret: the secret (and the
+	// credentials file, whose token is the secret) has no service to go to.
 	"AWS_ACCESS_KEY_ID":         {"amazonaws.com"},
-	"AWS_SECRET_ACCESS_KEY":     {"amazonaws.com"},
 	"GITHUB_TOKEN":              {"github.com", "githubusercontent.com"},
 	"STRIPE_SECRET_KEY":         {"api.stripe.com"},
 	"SLACK_BOT_TOKEN":           {"slack.com"},
-	".aws/credentials":          {"amazonaws.com"},
 	".git-credentials":          {"github.com"},
 	".npmrc":                    {"registry.npmjs.org"},
 	".clawdbot/.env":            {"api.anthropic.com"},

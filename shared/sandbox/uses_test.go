@@ -27,6 +27,8 @@ func TestAnalyzeCredentialUse(t *testing.T) {
 	openai := canaryNamed(t, cs, "OPENAI_API_KEY")
 	anthropic := canaryNamed(t, cs, "ANTHROPIC_API_KEY")
 	ssh := canaryNamed(t, cs, ".ssh/id_ed25519")
+	awsSecret := canaryNamed(t, cs, "AWS_SECRET_ACCESS_KEY")
+	awsID := canaryNamed(t, cs, "AWS_ACCESS_KEY_ID")
 	npmGet := func(host string) []byte {
 		return []byte("GET /left-pad HTTP/1.1\r\nHost: " + host + "\r\nAuthorization: Bearer npm_" + npm.Token + "\r\n\r\n")
 	}
@@ -61,6 +63,12 @@ func TestAnalyzeCredentialUse(t *testing.T) {
 		{"CurlDataToItsAPI", curl("-d", "key="+openai.Value, "https://api.openai.com/v1/x"), openai.Name, false},
 		{"CurlHeaderEquals", curl("--header=Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, true},
 		{"CurlOtherHeader", curl("-H", "X-Note: "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, false},
+		{"AWSSecretNeverUsed", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "sts.amazonaws.com"},
+			Data: []byte("POST / HTTP/1.1\r\nHost: sts.amazonaws.com\r\nX-Api-Key: " + awsSecret.Value + "\r\n\r\n")}}}, awsSecret.Name, false},
+		{"AWSKeyIDToAPIGateway", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "abc123.execute-api.us-east-1.amazonaws.com"},
+			Data: []byte("GET / HTTP/1.1\r\nHost: abc123.execute-api.us-east-1.amazonaws.com\r\nAuthorization: AWS4-HMAC-SHA256 Credential=" + awsID.Value + "/x\r\n\r\n")}}}, awsID.Name, false},
+		{"AWSKeyIDToSTS", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "sts.amazonaws.com"},
+			Data: []byte("GET / HTTP/1.1\r\nHost: sts.amazonaws.com\r\nAuthorization: AWS4-HMAC-SHA256 Credential=" + awsID.Value + "/x\r\n\r\n")}}}, awsID.Name, true},
 		{"TokenInServerName", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: strings.ToLower(key(openai)) + ".api.openai.com"},
 			Data: []byte("GET / HTTP/1.1\r\nHost: api.openai.com\r\n\r\n")}}}, openai.Name, false},
 	} {
