@@ -119,6 +119,26 @@ func argvParts(argv []string) (cred, rest []byte) {
 	return cred, rest
 }
 
+// redirectOptions are curl and wget options that send a request somewhere
+// other than its URL's host, or accept any certificate for it: with one of
+// them, a URL naming the credential's service proves nothing.
+var redirectOptions = []string{"-k", "--insecure", "--connect-to", "--resolve", "-x", "--proxy", "--preproxy", "-K", "--config",
+	"--cacert", "--capath", "--doh-url", "--proxy-insecure", "--unix-socket", "--abstract-unix-socket", "-e", "--execute",
+	"--no-check-certificate", "--ca-certificate", "--ca-directory", "--bind-address", "--proxy-user"}
+
+// redirects reports whether argv uses a redirectOption (alone, as --opt=v,
+// or as a short option with its value or other flags glued on).
+func redirects(argv []string) bool {
+	for _, a := range argv[1:] {
+		for _, o := range redirectOptions {
+			if a == o || strings.HasPrefix(a, o+"=") || len(o) == 2 && strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.ContainsRune(a[1:], rune(o[1])) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // shells are the programs a reverse shell runs on its socket: shells and
 // interpreters that read commands from standard input.
 var shells = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "mksh": true, "fish": true, "ash": true, "busybox": true,
@@ -247,7 +267,11 @@ func analyze(r *Report, obs *observations, cs []Canary, perms *trust.Permissions
 		if networkTools[path.Base(e.Path)] || len(e.Argv) > 0 && networkTools[path.Base(e.Argv[0])] {
 			urls := argvURLs.FindAllString(joined, -1)
 			cred, rest := argvParts(e.Argv)
+			redirected := redirects(e.Argv)
 			leakOrUse(m.find(cred), m.find(rest), "argv", path.Base(e.Path)+" "+joined, func(c Canary) bool {
+				if redirected {
+					return false
+				}
 				for _, u := range urls {
 					if p, err := url.Parse(u); err != nil || p.Scheme != "https" || !c.home(p.Host) {
 						return false
@@ -302,9 +326,10 @@ func analyze(r *Report, obs *observations, cs []Canary, perms *trust.Permissions
 			}
 		}
 		leakOrUse(credNames, restNames, "http", req.Line+" Host: "+req.Host+" … "+string(w), func(c Canary) bool {
-			// Over TLS only, with the name the client asked the TLS server
-			// for and the Host it sent both the credential's own service.
-			return h.TLS && c.home(h.SNI) && c.home(req.Host)
+			// Over TLS only, with the name whose address the client
+			// connected to, the name it asked the TLS server for and the
+			// Host it sent all the credential's own service.
+			return h.TLS && c.home(h.Dest) && c.home(h.SNI) && c.home(req.Host)
 		})
 		if h.SNI != "" {
 			leak(m.findDNS(h.SNI), "http", "TLS server name "+h.SNI)

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/binary"
 	"errors"
+	"net"
 	"strconv"
 	"strings"
 )
@@ -53,9 +54,13 @@ func parseDNSQuery(msg []byte) (name string, qtype uint16, end int, err error) {
 	return strings.Join(labels, "."), qtype, i + 4, nil
 }
 
-// dnsAnswer builds the sinkhole's reply to a query: one A record 127.0.0.1
-// for A queries, an empty NOERROR answer for anything else.
-func dnsAnswer(query []byte) ([]byte, error) {
+// dnsAnswer builds the sinkhole's reply to a query: one A record ip for A
+// queries, an empty NOERROR answer for anything else.
+func dnsAnswer(query []byte, ip net.IP) ([]byte, error) {
+	ip4 := ip.To4()
+	if ip4 == nil {
+		return nil, errors.New("dns answer: not an IPv4 address")
+	}
 	_, qtype, end, err := parseDNSQuery(query)
 	if err != nil {
 		return nil, err
@@ -72,7 +77,8 @@ func dnsAnswer(query []byte) ([]byte, error) {
 	out = append(out, 0, 0, 0, 0) // NSCOUNT, ARCOUNT
 	out = append(out, query[12:end]...)
 	if qtype == 1 {
-		out = append(out, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1)
+		out = append(out, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4)
+		out = append(out, ip4...)
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"net"
 	"strings"
 	"testing"
 )
@@ -17,7 +18,7 @@ func FuzzParseDNSQuery(f *testing.F) {
 		if end > len(msg) || len(name) > 255 {
 			t.Fatalf("end %d of %d, name length %d", end, len(msg), len(name))
 		}
-		if _, err := dnsAnswer(msg); err != nil {
+		if _, err := dnsAnswer(msg, net.IPv4(127, 1, 0, 1)); err != nil {
 			t.Fatalf("dnsAnswer refused a query parseDNSQuery accepted: %v", err)
 		}
 	})

@@ -173,6 +173,16 @@ func TestDetonateIntegration(t *testing.T) {
 				t.Errorf("uses: %+v", r.Uses)
 			}
 		}},
+		{"spoofuse", scan.Reject, []string{RuleCanaryLeak}, func(t *testing.T, r *Report) {
+			if !hasLeak(r, "OPENAI_API_KEY", "http") || !hasLeak(r, "OPENAI_API_KEY", "argv") || !hasLeak(r, "ANTHROPIC_API_KEY", "http") {
+				t.Errorf("leaks %+v uses %+v", r.Leaks, r.Uses)
+			}
+			for _, h := range r.HTTP {
+				if h.TLS && !strings.HasSuffix(h.Dest, ".collector-example.example") {
+					t.Errorf("request %q: dest %q, want the relay it really went to", h.Line, h.Dest)
+				}
+			}
+		}},
 		{"forkbomb", scan.Flag, []string{RuleProcessLimit}, func(t *testing.T, r *Report) {
 			if !hasLimit(r, "nproc") {
 				t.Errorf("limits: %+v", r.Limits)

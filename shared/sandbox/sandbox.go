@@ -67,7 +67,7 @@ const (
 	TmpDir   = "/tmp"        // a writable tmpfs
 	userID   = 1000          // the unprivileged user entries run as, inside the user namespace
 	userMap  = 1_000_000_000 // host ID of the namespace's root; the user is userMap+userID
-	Sinkhole = "127.0.0.1"   // the DNS answer for every name
+	Sinkhole = "127.0.0.1"   // the sinkhole's DNS server; names resolve to 127.1.0.1 upwards, one address each
 )
 
 // Report is what a detonation observed, and the verdict.
@@ -143,6 +143,7 @@ type HTTPRequest struct {
 	Host    string   `json:"host,omitempty"`  // Host header, else the TLS SNI
 	TLS     bool     `json:"tls,omitempty"`   // sent over TLS, decrypted by the sinkhole's interception CA
 	SNI     string   `json:"sni,omitempty"`   // the server name the TLS client asked for
+	Dest    string   `json:"dest,omitempty"`  // the name whose sinkhole address the client connected to ("" when no lookup gave it)
 	Stage   string   `json:"stage,omitempty"` // the marker of the stand-in second stage served to it, if one was
 	Headers []string `json:"headers,omitempty"`
 	Raw     []byte   `json:"-"`

@@ -58,17 +58,17 @@ func TestParseDNSQuery(t *testing.T) {
 }
 
 func TestDNSAnswer(t *testing.T) {
-	ans, err := dnsAnswer(dnsQuery("x.example", 1))
+	ans, err := dnsAnswer(dnsQuery("x.example", 1), net.IPv4(127, 1, 0, 7))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ans[0] != 0x12 || ans[1] != 0x34 || ans[2]&0x80 == 0 || ans[7] != 1 {
 		t.Fatalf("header: got % x", ans[:12])
 	}
-	if got := ans[len(ans)-4:]; !bytes.Equal(got, []byte{127, 0, 0, 1}) {
-		t.Fatalf("address: got %v, want 127.0.0.1", got)
+	if got := ans[len(ans)-4:]; !bytes.Equal(got, []byte{127, 1, 0, 7}) {
+		t.Fatalf("address: got %v, want 127.1.0.7", got)
 	}
-	aaaa, _ := dnsAnswer(dnsQuery("x.example", 28))
+	aaaa, _ := dnsAnswer(dnsQuery("x.example", 28), net.IPv4(127, 1, 0, 7))
 	if aaaa[7] != 0 {
 		t.Fatalf("AAAA answer count: got %d, want 0", aaaa[7])
 	}
@@ -357,8 +357,8 @@ func TestSinkhole(t *testing.T) {
 		return (&net.Dialer{}).DialContext(ctx, "udp", dnsAddr)
 	}}
 	ips, err := res.LookupIP(context.Background(), "ip4", "stage2.evil.example")
-	if err != nil || len(ips) != 1 || !ips[0].Equal(net.IPv4(127, 0, 0, 1)) {
-		t.Fatalf("lookup: got %v %v, want [127.0.0.1]", ips, err)
+	if err != nil || len(ips) != 1 || !ips[0].Equal(net.IPv4(127, 1, 0, 1)) {
+		t.Fatalf("lookup: got %v %v, want [127.1.0.1], the first name's own address", ips, err)
 	}
 	resp, err := http.Post("http://"+tcp[0]+"/up", "text/plain", strings.NewReader("hello body"))
 	if err != nil {

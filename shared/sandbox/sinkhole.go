@@ -17,7 +17,9 @@ import (
 )
 
 // sinkhole answers DNS and accepts TCP on loopback so that a dropper shows its
-// next step: every A query resolves to 127.0.0.1 and every request on the
+// next step: every A query resolves to a loopback address of its own (see
+// nameMap, so a connection tells which name the client resolved) and every
+// request on the
 // HTTP ports is recorded and answered with a 200 (HTTPS too, decrypted with
 // the run's interception CA).
 type sinkhole struct {
@@ -35,6 +37,12 @@ type sinkhole struct {
 	// `/bin/true MARKER`, so a dropper that executes what it fetched shows it.
 	Stage2 string
 	stages atomic.Int64
+
+	// ListenAddr is where the TCP listeners bind: "0.0.0.0" in the sandbox,
+	// whose only interface is loopback, so that every 127/8 address a name
+	// resolved to is answered; Addr when empty.
+	ListenAddr string
+	names      nameMap
 
 	mu    sync.Mutex
 	dns   []DNSQuery
@@ -64,7 +72,11 @@ func (s *sinkhole) Open() (dnsAddr string, tcpAddrs []string, err error) {
 	s.wg.Add(1)
 	go s.serveDNS(pc)
 	for _, p := range s.TCPPorts {
-		ln, err := net.Listen("tcp", net.JoinHostPort(s.Addr, strconv.Itoa(p)))
+		at := s.ListenAddr
+		if at == "" {
+			at = s.Addr
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(at, strconv.Itoa(p)))
 		if err != nil {
 			s.Close()
 			return "", nil, err
@@ -116,7 +128,7 @@ func (s *sinkhole) serveDNS(pc net.PacketConn) {
 			s.dns = append(s.dns, DNSQuery{Name: name, Type: dnsTypeName(qtype), Via: "sinkhole"})
 		}
 		s.mu.Unlock()
-		if ans, err := dnsAnswer(buf[:n]); err == nil {
+		if ans, err := dnsAnswer(buf[:n], s.names.assign(name)); err == nil {
 			pc.WriteTo(ans, from)
 		}
 	}
@@ -159,7 +171,11 @@ func (s *sinkhole) handleTCP(c net.Conn, port int) {
 	if len(buf) == 0 {
 		return
 	}
-	r := HTTPRequest{Port: port, Raw: buf}
+	var dest string
+	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
+		dest = s.names.name(a.IP)
+	}
+	r := HTTPRequest{Port: port, Raw: buf, Dest: dest}
 	if buf[0] == 0x16 && s.TLS != nil {
 		sni := parseSNI(buf)
 		tc := tls.Server(&replayConn{Conn: c, pending: buf}, s.TLS)
@@ -167,7 +183,7 @@ func (s *sinkhole) handleTCP(c net.Conn, port int) {
 		if err := tc.Handshake(); err == nil {
 			tc.SetDeadline(time.Time{})
 			plain := s.readRequest(tc)
-			r = HTTPRequest{Port: port, Raw: plain, TLS: true, Host: sni, SNI: sni, Line: "TLS, no request"}
+			r = HTTPRequest{Port: port, Raw: plain, TLS: true, Host: sni, SNI: sni, Dest: dest, Line: "TLS, no request"}
 			if len(plain) > 0 {
 				r.Stage = s.answer(tc, plain)
 			}
@@ -302,4 +318,53 @@ func stage2Marker(cs []Canary) string {
 		h.Write([]byte(c.Value))
 	}
 	return "oa-stage2-" + hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// nameMap gives each name the sinkhole resolves a loopback address of its
+// own, 127.1.0.1 upwards, so that the address a client connects to tells
+// which name it looked up: a request that claims to be for one host (its SNI
+// and Host header) but went to the address of another (curl --connect-to,
+// a proxy, a socket opened by hand) shows it.
+type nameMap struct {
+	mu     sync.Mutex
+	byName map[string]net.IP
+	byIP   map[string]string
+}
+
+// Addresses of the name map.
+var (
+	unknownName = net.IPv4(127, 0, 0, 2) // every name past maxNames
+	localhost   = net.IPv4(127, 0, 0, 1)
+)
+
+const maxNames = 16384
+
+func (m *nameMap) assign(name string) net.IP {
+	n := strings.TrimSuffix(strings.ToLower(name), ".")
+	if n == "localhost" || strings.HasSuffix(n, ".localhost") {
+		return localhost
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.byName == nil {
+		m.byName, m.byIP = map[string]net.IP{}, map[string]string{}
+	}
+	if ip, ok := m.byName[n]; ok {
+		return ip
+	}
+	if len(m.byName) >= maxNames {
+		return unknownName
+	}
+	k := len(m.byName) + 1
+	ip := net.IPv4(127, 1+byte(k>>16), byte(k>>8), byte(k))
+	m.byName[n], m.byIP[ip.String()] = ip, n
+	return ip
+}
+
+// name returns the name ip was given for, or "" for an address no lookup
+// returned.
+func (m *nameMap) name(ip net.IP) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.byIP[ip.String()]
 }

@@ -22,6 +22,7 @@ import (
 func detonate(cfg *initConfig) *observations {
 	obs := &observations{}
 	sh := newSinkhole(Sinkhole)
+	sh.ListenAddr = "0.0.0.0" // only loopback exists here: every 127/8 address
 	sh.MaxEvents = cfg.MaxEvents
 	sh.Stage2 = stage2Marker(cfg.Canaries)
 	if cfg.ca != nil {
@@ -51,7 +52,7 @@ func detonate(cfg *initConfig) *observations {
 	dns, http := sh.Results()
 	obs.DNS = append(obs.DNS, dns...)
 	for _, h := range http {
-		obs.HTTP = append(obs.HTTP, httpRaw{HTTPRequest: HTTPRequest{Port: h.Port, TLS: h.TLS, Host: h.Host, SNI: h.SNI, Stage: h.Stage}, Data: h.Raw})
+		obs.HTTP = append(obs.HTTP, httpRaw{HTTPRequest: HTTPRequest{Port: h.Port, TLS: h.TLS, Host: h.Host, SNI: h.SNI, Dest: h.Dest, Stage: h.Stage}, Data: h.Raw})
 	}
 	t.collectWritten()
 	return obs

