@@ -52,9 +52,10 @@ type written struct {
 
 // ranDownloadSeverity weighs download-and-execute by where the content came
 // from: critical from a raw address, a paste or file-drop site, or a host a
-// skill that declares its network does not declare; high (flag) when SKILL.md
-// declares no network at all, as vendor installers (curl … | sh) do; low
-// from a declared host.
+// skill that declares its network does not declare; high (flag) otherwise —
+// from a declared host, or when SKILL.md declares no network at all, as vendor
+// installers (curl … | sh) do: code the signature does not cover is always
+// worth a reviewer's look.
 func ranDownloadSeverity(host string, network []string) scan.Severity {
 	h := strings.ToLower(strings.TrimSuffix(host, "."))
 	if hh, _, err := net.SplitHostPort(h); err == nil {
@@ -63,9 +64,7 @@ func ranDownloadSeverity(host string, network []string) scan.Severity {
 	switch {
 	case h != "" && (net.ParseIP(strings.Trim(h, "[]")) != nil || hostMatches(h, pasteHosts)):
 		return scan.Critical
-	case h != "" && hostDeclared(network, h, 0):
-		return scan.Low
-	case len(network) == 0:
+	case h != "" && hostDeclared(network, h, 0), len(network) == 0:
 		return scan.High
 	}
 	return scan.Critical

@@ -163,6 +163,10 @@ func TestWantsJSON(t *testing.T) {
 		{"POST /collect HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi", true},
 		{"GET http://proxy.example/api/x HTTP/1.1\r\n\r\n", true},
 		{"GET /video.mp4 HTTP/1.1\r\n\r\n", false},
+		{"GET /install.sh?v=2 HTTP/1.1\r\nAccept: */*\r\n\r\n", false},
+		{"GET /api/v1/agent.py?os=linux HTTP/1.1\r\n\r\n", false},
+		{"GET /v2/tool.exe HTTP/1.1\r\n\r\n", false},
+		{"GET /install.sh HTTP/1.1\r\nAccept: application/json\r\n\r\n", true},
 	} {
 		if got := wantsJSON([]byte(tt.req)); got != tt.want {
 			t.Errorf("wantsJSON(%q) = %v, want %v", tt.req, got, tt.want)

@@ -237,8 +237,9 @@ func (s *sinkhole) answer(w io.Writer, req []byte) (stage string) {
 }
 
 // wantsJSON guesses whether a request is an API call rather than a download:
-// a method that sends data, a query string, a .json path or an /api/ or
-// versioned path, or JSON asked for or sent.
+// a method that sends data, JSON asked for or sent, a .json path; or a query
+// string, an /api/ or versioned path — unless the path names a script or an
+// executable (install.sh?v=2 is a download whatever its query).
 func wantsJSON(req []byte) bool {
 	r := HTTPRequest{Raw: req}
 	parseHTTP(&r)
@@ -252,12 +253,7 @@ func wantsJSON(req []byte) bool {
 		}
 	}
 	lp := strings.ToLower(p)
-	switch {
-	case method == "POST" || method == "PUT" || method == "PATCH":
-		return true
-	case query != "" || strings.HasSuffix(lp, ".json"):
-		return true
-	case strings.HasPrefix(lp, "/api/") || apiVersionRE.MatchString(lp):
+	if method == "POST" || method == "PUT" || method == "PATCH" || strings.HasSuffix(lp, ".json") {
 		return true
 	}
 	for _, h := range r.Headers {
@@ -265,8 +261,14 @@ func wantsJSON(req []byte) bool {
 			return true
 		}
 	}
-	return false
+	if downloadExt.MatchString(lp) {
+		return false
+	}
+	return query != "" || strings.HasPrefix(lp, "/api/") || apiVersionRE.MatchString(lp)
 }
+
+// downloadExt are paths that name a script or an executable.
+var downloadExt = regexp.MustCompile(`\.(sh|bash|zsh|py|pl|rb|js|mjs|ps1|psm1|bat|cmd|vbs|exe|bin|elf|run|apk|jar|msi|dmg|pkg|deb|rpm|appimage|zip|tgz|gz|xz|7z|rar)$`)
 
 var apiVersionRE = regexp.MustCompile(`^/v[0-9]+(\.[0-9]+)?(/|$)`)
 

@@ -145,8 +145,8 @@ func TestRanDownloadSeverity(t *testing.T) {
 		{"", nil, scan.High},
 		{"get.vendor.example", []string{"api.vendor.example"}, scan.Critical},
 		{"", []string{"api.vendor.example"}, scan.Critical},
-		{"get.vendor.example", []string{"get.vendor.example"}, scan.Low},
-		{"cdn.vendor.example.", []string{"*.vendor.example"}, scan.Low},
+		{"get.vendor.example", []string{"get.vendor.example"}, scan.High},
+		{"cdn.vendor.example.", []string{"*.vendor.example"}, scan.High},
 	} {
 		if got := ranDownloadSeverity(tt.host, tt.network); got != tt.want {
 			t.Errorf("ranDownloadSeverity(%q, %q) = %s, want %s", tt.host, tt.network, got, tt.want)
