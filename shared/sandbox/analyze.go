@@ -177,15 +177,22 @@ var owners = map[string][]string{
 	".config/gh/hosts.yml": {"gh"},
 	".docker/config.json":  {"docker"},
 	".kube/config":         {"kubectl", "helm"},
-	// requests (and pip, which vendors it) reads ~/.netrc before every
-	// request that carries no credentials of its own.
-	".netrc": {"curl", "git", "git-remote-http", "git-remote-https", "ftp", "python*"},
+	".netrc":               {"curl", "git", "git-remote-http", "git-remote-https", "ftp"},
 }
 
-// ownRead reports whether f is a canary file read by the program that owns it
-// (an owner ending in * is a prefix: python* is python3.11 too).
-func ownRead(f FileEffect) bool {
-	for _, p := range owners[strings.TrimPrefix(f.Path, HomeDir+"/")] {
+// weakOwners read a canary file as a matter of course but are also what a
+// thief would use: their read is recorded at low severity, not excused.
+// requests (and pip, which vendors it) reads ~/.netrc before every request
+// that carries no credentials of its own.
+var weakOwners = map[string][]string{".netrc": {"python*"}}
+
+// ownRead reports whether f is a canary file read by the program that owns it.
+func ownRead(f FileEffect) bool { return readBy(owners, f) }
+
+// readBy reports whether f's program is one of the readers of its file in
+// m (an entry ending in * is a prefix: python* is python3.11 too).
+func readBy(m map[string][]string, f FileEffect) bool {
+	for _, p := range m[strings.TrimPrefix(f.Path, HomeDir+"/")] {
 		if f.Prog == p || strings.HasSuffix(p, "*") && strings.HasPrefix(f.Prog, strings.TrimSuffix(p, "*")) {
 			return true
 		}
@@ -195,8 +202,60 @@ func ownRead(f FileEffect) bool {
 
 // persistence are home paths whose modification survives the session.
 var persistence = []string{".bashrc", ".bash_profile", ".profile", ".zshrc", ".zprofile", ".bash_login",
-	".ssh/authorized_keys", ".ssh/config", ".config/autostart", ".config/systemd", "Library/LaunchAgents",
-	".local/share/systemd", ".gitconfig", ".npmrc", ".pypirc", ".cron", ".xinitrc"}
+	".bash_aliases", ".bash_logout", ".zshenv", ".zlogin", ".zlogout", ".config/fish",
+	".ssh/authorized_keys", ".ssh/config", ".ssh/rc", ".ssh/environment", ".config/autostart", ".config/systemd", "Library/LaunchAgents",
+	".local/share/systemd", ".gitconfig", ".config/git", ".npmrc", ".yarnrc", ".yarnrc.yml", ".pypirc", ".config/pip", ".pip",
+	".curlrc", ".wgetrc", ".cron", ".xinitrc", ".vimrc", ".config/nvim", ".claude/settings.json", ".claude/settings.local.json"}
+
+// persistent reports whether a write to p survives the session and runs or
+// redirects later work: a persistence file in this home or any other
+// (/root, /home/*, /Users/*), cron and systemd, or Python's start-up hooks.
+func persistent(p string) bool {
+	if strings.HasPrefix(p, "/etc/cron") || strings.HasPrefix(p, "/etc/systemd") || strings.HasPrefix(p, "/etc/profile") ||
+		strings.HasPrefix(p, "/var/spool/cron") || strings.HasPrefix(p, "/etc/init.d") || strings.HasPrefix(p, "/etc/rc.local") {
+		return true
+	}
+	if b := path.Base(p); b == "sitecustomize.py" || b == "usercustomize.py" ||
+		strings.HasSuffix(p, ".pth") && strings.Contains(p, "-packages/") {
+		return true
+	}
+	rel, ok := "", false
+	switch {
+	case strings.HasPrefix(p, HomeDir+"/"):
+		rel, ok = strings.TrimPrefix(p, HomeDir+"/"), true
+	case strings.HasPrefix(p, "/root/"):
+		rel, ok = strings.TrimPrefix(p, "/root/"), true
+	case strings.HasPrefix(p, "/home/"), strings.HasPrefix(p, "/Users/"):
+		parts := strings.SplitN(p, "/", 4) // "", home, user, rest
+		if len(parts) == 4 {
+			rel, ok = parts[3], true
+		}
+	}
+	if !ok {
+		return false
+	}
+	for _, q := range persistence {
+		if rel == q || strings.HasPrefix(rel, q+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// systemRoots are the top-level directories where even a failed write
+// (ENOENT: the directory is missing in the sandbox, not on a real host) is an
+// attempt on the system.
+var systemRoots = []string{"/etc", "/root", "/home", "/var", "/usr", "/opt", "/lib", "/lib64", "/bin", "/sbin", "/boot",
+	"/srv", "/Library", "/Users", "/System", "/Applications", "/private"}
+
+func underSystemRoot(p string) bool {
+	for _, r := range systemRoots {
+		if p == r || strings.HasPrefix(p, r+"/") {
+			return true
+		}
+	}
+	return false
+}
 
 // inWorkdir reports whether p is a place a skill may write freely.
 func inWorkdir(p string) bool {
@@ -555,7 +614,11 @@ func findings(r *Report, obs *observations, cs []Canary, perms *trust.Permission
 		if f.Op == "read-canary" {
 			if !canaryReads[f.Path] && !ownRead(f) {
 				canaryReads[f.Path] = true
-				add(RuleCanaryRead, scan.CatCredentials, scan.High, file, f.Path,
+				sev := scan.High
+				if readBy(weakOwners, f) {
+					sev = scan.Low
+				}
+				add(RuleCanaryRead, scan.CatCredentials, sev, file, f.Path,
 					"opened a credential file planted in the sandbox home")
 			}
 			continue
@@ -564,13 +627,7 @@ func findings(r *Report, obs *observations, cs []Canary, perms *trust.Permission
 			continue
 		}
 		outside[f.Op+f.Path] = true
-		rel := strings.TrimPrefix(f.Path, HomeDir+"/")
-		isPersist := false
-		for _, p := range persistence {
-			if rel == p || strings.HasPrefix(rel, p+"/") || strings.HasPrefix(f.Path, "/etc/cron") || strings.HasPrefix(f.Path, "/etc/systemd") {
-				isPersist = true
-			}
-		}
+		isPersist := persistent(f.Path) || f.To != "" && persistent(f.To)
 		ev := f.Op + " " + f.Path
 		if f.To != "" {
 			ev += " -> " + f.To
@@ -581,7 +638,7 @@ func findings(r *Report, obs *observations, cs []Canary, perms *trust.Permission
 		if isPersist {
 			add(RulePersistence, scan.CatSystemServices, scan.High, file, ev,
 				"modifies a shell startup, SSH or service file: persistence outside the skill")
-		} else if f.Errno == "ENOENT" {
+		} else if f.Errno == "ENOENT" && !underSystemRoot(f.Path) {
 			// Nothing was written and the directory does not exist: a
 			// placeholder path from the documentation (/path/to/out.mp3).
 			add(RuleWriteOutside, scan.CatSystemServices, scan.Low, file, ev,

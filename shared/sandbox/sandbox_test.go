@@ -398,7 +398,7 @@ func TestOwnRead(t *testing.T) {
 		{FileEffect{Op: "read-canary", Prog: "curl", Path: HomeDir + "/.netrc"}, true},
 		{FileEffect{Op: "read-canary", Prog: "git-remote-http", Path: HomeDir + "/.netrc"}, true},
 		{FileEffect{Op: "read-canary", Prog: "ftp", Path: HomeDir + "/.netrc"}, true},
-		{FileEffect{Op: "read-canary", Prog: "python3.11", Path: HomeDir + "/.netrc"}, true}, // requests, pip
+		{FileEffect{Op: "read-canary", Prog: "python3.11", Path: HomeDir + "/.netrc"}, false}, // a weak owner: DY003 low
 		{FileEffect{Op: "read-canary", Prog: "python3.11", Path: HomeDir + "/.ssh/id_ed25519"}, false},
 		{FileEffect{Op: "read-canary", Prog: "pythonic", Path: HomeDir + "/.aws/credentials"}, false},
 		{FileEffect{Op: "read-canary", Prog: "node", Path: HomeDir + "/.clawdbot/.env"}, false},

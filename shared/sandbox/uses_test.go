@@ -195,6 +195,16 @@ func TestAnalyzeHomeWrites(t *testing.T) {
 		{"/usr/bin/ls (EROFS)", RuleWriteOutside, scan.High},
 		{"/path/to/out.mp3 (ENOENT)", RuleWriteOutside, scan.Low},
 		{HomeDir + "/.bashrc (ENOENT)", RulePersistence, scan.High},
+		{HomeDir + "/.curlrc", RulePersistence, scan.High},
+		{HomeDir + "/.claude/settings.json", RulePersistence, scan.High},
+		{"/root/.ssh/authorized_keys (ENOENT)", RulePersistence, scan.High},
+		{"/home/ubuntu/.bashrc (ENOENT)", RulePersistence, scan.High},
+		{"/etc/profile.d/x.sh (ENOENT)", RulePersistence, scan.High},
+		{"/var/spool/cron/crontabs/agent (ENOENT)", RulePersistence, scan.High},
+		{"/usr/lib/python3/dist-packages/evil.pth (EROFS)", RulePersistence, scan.High},
+		{HomeDir + "/.local/lib/python3.11/site-packages/x.pth", RulePersistence, scan.High},
+		{"/opt/tool/config (ENOENT)", RuleWriteOutside, scan.High},
+		{HomeDir + "/.config/app/missing/x (ENOENT)", RuleWriteOutside, scan.Low},
 	} {
 		r := &Report{}
 		p, errno, _ := strings.Cut(strings.TrimSuffix(tt.path, ")"), " (")
@@ -243,5 +253,15 @@ func TestNameMap(t *testing.T) {
 	}
 	if ip := m.assign("one-too-many.example"); !ip.Equal(unknownName) || m.name(ip) != "" {
 		t.Errorf("past the cap: %v %q, want the unknown address", ip, m.name(ip))
+	}
+}
+
+// Python reading ~/.netrc is what requests and pip do before every request,
+// and also what a thief does: recorded at low, not excused.
+func TestAnalyzeNetrcByPython(t *testing.T) {
+	r := &Report{}
+	analyze(r, &observations{Files: []FileEffect{{Op: "read-canary", Prog: "python3.11", Path: HomeDir + "/.netrc"}}}, NewCanaries(), nil, nil, "")
+	if len(r.Findings) != 1 || r.Findings[0].RuleID != RuleCanaryRead || r.Findings[0].Severity != scan.Low {
+		t.Errorf("findings %+v, want one DY003 at low", r.Findings)
 	}
 }
