@@ -392,13 +392,15 @@ func analyze(r *Report, obs *observations, cs []Canary, perms *trust.Permissions
 		if h.SNI != "" {
 			leak(m.findDNS(h.SNI), "http", "TLS server name "+h.SNI)
 		}
-		req.Line, req.Host, req.SNI = red.printable([]byte(req.Line), 300), red.printable([]byte(req.Host), 255), red.printable([]byte(req.SNI), 255)
+		req.Line, req.Host, req.SNI, req.Dest = red.printable([]byte(req.Line), 300), red.printable([]byte(req.Host), 255),
+			red.printable([]byte(req.SNI), 255), red.printable([]byte(req.Dest), 255)
 		for i := range req.Headers {
 			req.Headers[i] = red.printable([]byte(req.Headers[i]), 300)
 		}
 		if _, body, ok := strings.Cut(string(h.Data), "\r\n\r\n"); ok && body != "" {
 			req.Body = red.printable([]byte(body), 300)
 		}
+		req.Raw = nil // the report keeps the redacted fields only
 		r.HTTP = append(r.HTTP, req)
 	}
 	for _, w := range obs.Written {

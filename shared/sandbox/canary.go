@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"path"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -343,8 +344,16 @@ func (m *matcher) findDNS(name string) []string {
 	return out
 }
 
-// redactor replaces canary values and tokens in evidence with [canary:NAME].
-type redactor struct{ r *strings.Replacer }
+// redactor replaces canary values and tokens in evidence with [canary:NAME],
+// and name-like runs (host names, DNS labels) that carry a key split by dots
+// or in another case, as a DNS leak does, with the same tag.
+type redactor struct {
+	r *strings.Replacer
+	m *matcher
+}
+
+// nameRun is a host-name-like run long enough to hold a key.
+var nameRun = regexp.MustCompile(`[A-Za-z0-9_][A-Za-z0-9_.-]{15,}`)
 
 func newRedactor(cs []Canary) redactor {
 	var pairs []string
@@ -360,10 +369,21 @@ func newRedactor(cs []Canary) redactor {
 			pairs = append(pairs, v, tag)
 		}
 	}
-	return redactor{strings.NewReplacer(pairs...)}
+	return redactor{r: strings.NewReplacer(pairs...), m: newMatcher(cs)}
 }
 
-func (r redactor) str(s string) string { return r.r.Replace(s) }
+func (r redactor) str(s string) string {
+	s = r.r.Replace(s)
+	if r.m == nil {
+		return s
+	}
+	return nameRun.ReplaceAllStringFunc(s, func(t string) string {
+		if ns := r.m.findDNS(t); len(ns) > 0 {
+			return "[canary:" + ns[0] + "]"
+		}
+		return t
+	})
+}
 
 // printable returns a redacted, printable prefix of b, at most n bytes, on
 // one line.

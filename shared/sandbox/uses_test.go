@@ -265,3 +265,25 @@ func TestAnalyzeNetrcByPython(t *testing.T) {
 		t.Errorf("findings %+v, want one DY003 at low", r.Findings)
 	}
 }
+
+// A key split by dots or re-cased in a name (SNI, Host, DNS) is a leak and
+// never printed.
+func TestRedactDottedName(t *testing.T) {
+	cs := NewCanaries()
+	k := key(canaryNamed(t, cs, "OPENAI_API_KEY"))
+	name := strings.ToUpper(k[:8]) + "." + k[8:] + ".evil.example"
+	r := &Report{}
+	analyze(r, &observations{
+		DNS:  []DNSQuery{{Name: name, Type: "A", Via: "sinkhole"}},
+		HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: name, Dest: name}, Data: []byte("GET / HTTP/1.1\r\nHost: " + name + "\r\n\r\n")}},
+	}, cs, nil, nil, "")
+	if len(r.Leaks) == 0 {
+		t.Fatal("no leak")
+	}
+	out := strings.ToLower(fmt.Sprintf("%+v", r))
+	for _, frag := range []string{k[:8], k[8:]} {
+		if strings.Contains(out, strings.ToLower(frag)) {
+			t.Errorf("report holds %q: %s", frag, out)
+		}
+	}
+}
