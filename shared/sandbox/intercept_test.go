@@ -173,3 +173,56 @@ func TestWantsJSON(t *testing.T) {
 		}
 	}
 }
+
+// The sinkhole holds at most maxActive connections: more are closed at
+// accept, and a closed connection leaves nothing behind.
+func TestSinkholeConnectionCap(t *testing.T) {
+	s := newSinkhole("127.0.0.1")
+	s.DNSPort, s.TCPPorts, s.IdleTime = 0, []int{0}, 3*time.Second
+	_, tcp, err := s.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range maxActive + 20 {
+		c, err := net.Dial("tcp", tcp[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	// The extra ones are closed by the sinkhole: reading them ends at once.
+	closedByServer := 0
+	for _, c := range conns[maxActive:] {
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err == io.EOF {
+			closedByServer++
+		}
+	}
+	s.mu.Lock()
+	active := len(s.active)
+	s.mu.Unlock()
+	if active > maxActive || closedByServer < 20 {
+		t.Errorf("active %d (max %d), closed at accept %d of 20", active, maxActive, closedByServer)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	for range 100 {
+		s.mu.Lock()
+		active = len(s.active)
+		s.mu.Unlock()
+		if active == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("%d connections still held after the clients closed them", active)
+}

@@ -47,7 +47,9 @@ type sinkhole struct {
 	mu    sync.Mutex
 	dns   []DNSQuery
 	http  []HTTPRequest
-	conns []io.Closer
+	conns  []io.Closer           // listeners
+	active map[net.Conn]struct{} // connections being handled, at most maxActive
+	closed bool
 	wg    sync.WaitGroup
 }
 
@@ -89,17 +91,28 @@ func (s *sinkhole) Open() (dnsAddr string, tcpAddrs []string, err error) {
 	return pc.LocalAddr().String(), tcpAddrs, nil
 }
 
-// Close stops the listeners and waits for the handlers.
+// Close stops the listeners and the connections being handled and waits for
+// the handlers.
 func (s *sinkhole) Close() {
 	s.mu.Lock()
 	cs := s.conns
-	s.conns = nil
+	s.conns, s.closed = nil, true
+	for c := range s.active {
+		cs = append(cs, c)
+	}
 	s.mu.Unlock()
 	for _, c := range cs {
 		c.Close()
 	}
 	s.wg.Wait()
 }
+
+// Bounds on what clients can make the sinkhole hold: connections handled at
+// once (more are closed at accept), and the time one request may take.
+const (
+	maxActive   = 512
+	requestTime = 5 * time.Second
+)
 
 // Results returns what the sinkhole recorded so far.
 func (s *sinkhole) Results() ([]DNSQuery, []HTTPRequest) {
@@ -143,15 +156,24 @@ func (s *sinkhole) serveTCP(ln net.Listener) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			time.Sleep(10 * time.Millisecond) // EMFILE and the like: do not spin
 			continue
 		}
 		s.mu.Lock()
-		if s.conns == nil {
+		if s.closed {
 			s.mu.Unlock()
 			c.Close()
 			return
 		}
-		s.conns = append(s.conns, c)
+		if len(s.active) >= maxActive {
+			s.mu.Unlock()
+			c.Close()
+			continue
+		}
+		if s.active == nil {
+			s.active = map[net.Conn]struct{}{}
+		}
+		s.active[c] = struct{}{}
 		s.mu.Unlock()
 		s.wg.Add(1)
 		go s.handleTCP(c, port)
@@ -166,7 +188,12 @@ func (s *sinkhole) serveTCP(ln net.Listener) {
 // is recorded as its ClientHello.
 func (s *sinkhole) handleTCP(c net.Conn, port int) {
 	defer s.wg.Done()
-	defer c.Close()
+	defer func() {
+		c.Close()
+		s.mu.Lock()
+		delete(s.active, c)
+		s.mu.Unlock()
+	}()
 	buf := s.readRequest(c)
 	if len(buf) == 0 {
 		return
@@ -202,12 +229,18 @@ func (s *sinkhole) handleTCP(c net.Conn, port int) {
 }
 
 // readRequest reads from c until the client goes quiet, ReadLimit bytes have
-// come, or requestComplete says the request (or ClientHello) is whole.
+// come, requestTime has passed, or requestComplete says the request (or
+// ClientHello) is whole.
 func (s *sinkhole) readRequest(c net.Conn) []byte {
 	buf := make([]byte, 0, 4096)
 	tmp := make([]byte, 4096)
+	end := time.Now().Add(requestTime)
 	for len(buf) < s.ReadLimit {
-		c.SetReadDeadline(time.Now().Add(s.IdleTime))
+		dl := time.Now().Add(s.IdleTime)
+		if dl.After(end) {
+			dl = end
+		}
+		c.SetReadDeadline(dl)
 		n, err := c.Read(tmp)
 		buf = append(buf, tmp[:min(n, s.ReadLimit-len(buf))]...)
 		if err != nil || requestComplete(buf) {
