@@ -138,6 +138,11 @@ func redirects(argv []string) bool {
 	return false
 }
 
+// shellPorts are ports remote shells and C2 channels favour; the common
+// services among the sinkhole's ports (ssh, mail, web alternatives) are not.
+var shellPorts = map[int]bool{1337: true, 2222: true, 3333: true, 4443: true, 4444: true, 4445: true, 5555: true,
+	6666: true, 6667: true, 7777: true, 9001: true, 9999: true, 12345: true, 13337: true, 31337: true}
+
 // shells are the programs a reverse shell runs on its socket: shells and
 // interpreters that read commands from standard input.
 var shells = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "mksh": true, "fish": true, "ash": true, "busybox": true,
@@ -503,6 +508,7 @@ const (
 	RuleRanDownload    = "DY012"
 	RuleCloudMetadata  = "DY013" // the cloud instance metadata service: the machine's own credentials
 	RuleReverseShell   = "DY014" // a shell or interpreter with its standard streams on a TCP socket
+	RuleShellPort      = "DY015" // a looked-up remote host reached on a shell or C2 port
 )
 
 // metadataIPs and metadataNames are the cloud instance metadata services:
@@ -593,10 +599,19 @@ func findings(r *Report, obs *observations, cs []Canary, perms *trust.Permission
 			add(RuleUndeclaredHost, scan.CatMaliciousCode, hostSev, file, evidence, why)
 		}
 	}
+	shellPortSeen := false
 	for _, n := range r.Network {
 		if n.Op == "connect" || n.Op == "sendto" || n.Op == "sendmsg" {
-			if net.ParseIP(n.Addr) != nil {
+			ip := net.ParseIP(n.Addr)
+			if ip != nil {
 				host(n.Addr, n.Port, entryName(n.Entry), fmt.Sprintf("%s %s:%d (%s)", n.Op, n.Addr, n.Port, n.Errno))
+			}
+			// A sinkhole address other than 127.0.0.1 is a name the skill
+			// looked up: a remote host, reached on a shell or C2 port.
+			if n.Op == "connect" && ip != nil && ip.IsLoopback() && !ip.Equal(net.IPv4(127, 0, 0, 1)) && shellPorts[n.Port] && !shellPortSeen {
+				shellPortSeen = true
+				add(RuleShellPort, scan.CatMaliciousCode, scan.High, entryName(n.Entry), fmt.Sprintf("connect to a looked-up host on port %d", n.Port),
+					"connection to a remote host on a port reverse shells and C2 channels use (a relayed shell — nc, socat, a FIFO — keeps the shell itself off the socket)")
 			}
 		}
 	}

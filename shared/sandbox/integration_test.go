@@ -156,7 +156,7 @@ func TestDetonateIntegration(t *testing.T) {
 				t.Errorf("leaks: %+v", r.Leaks)
 			}
 		}},
-		{"revshell", scan.Reject, []string{RuleReverseShell}, func(t *testing.T, r *Report) {
+		{"revshell", scan.Reject, []string{RuleReverseShell, RuleShellPort}, func(t *testing.T, r *Report) {
 			found := false
 			for _, e := range r.Execs {
 				found = found || slices.Equal(e.Argv, []string{"bash", "-i"}) && slices.Equal(e.TCPStdio, []int{0, 1, 2})
@@ -511,5 +511,18 @@ func TestMemoryLimitIntegration(t *testing.T) {
 	}
 	if e := got["ok.js"]; e.Exit != 0 || !strings.Contains(e.Output, "fetched") {
 		t.Errorf("node fetch under the same limit: %+v", e)
+	}
+}
+
+// TestFIFOIntegration: a FIFO the skill leaves behind (written through, then
+// abandoned) must not hold the init when it collects written files: the run
+// ends with a report, not a timeout without a verdict.
+func TestFIFOIntegration(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "fifo.sh"), []byte("rm -f /tmp/f /var/tmp/g; mkfifo /tmp/f /var/tmp/g; exec 3<>/tmp/f 4<>/var/tmp/g; echo hi >&3; echo done\n"), 0o644)
+	s := New()
+	r := MustDetonate(t, s, dir)
+	if len(r.Entries) != 1 || !strings.Contains(r.Entries[0].Output, "done") {
+		t.Errorf("entries %+v", r.Entries)
 	}
 }

@@ -603,8 +603,16 @@ func (t *tracer) collectWritten() {
 		if _, ok := canaryPath(t.cfg.Canaries, p); ok {
 			continue
 		}
-		f, err := os.Open(p)
+		// Never follow a link and never block: a FIFO the skill left behind
+		// would hold the init in open(2) forever (the run then timed out and
+		// the skill went without a verdict); only regular files are read.
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
+			continue
+		}
+		f := os.NewFile(uintptr(fd), p)
+		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+			f.Close()
 			continue
 		}
 		data, _ := io.ReadAll(io.LimitReader(f, 256<<10))

@@ -287,3 +287,26 @@ func TestRedactDottedName(t *testing.T) {
 		}
 	}
 }
+
+func TestAnalyzeShellPort(t *testing.T) {
+	for _, tt := range []struct {
+		addr string
+		port int
+		want bool
+	}{
+		{"127.1.0.3", 4444, true},  // a looked-up host on a shell port
+		{"127.0.0.1", 4444, false}, // the skill's own local service
+		{"127.1.0.3", 443, false},
+		{"127.1.0.3", 22, false},
+	} {
+		r := &Report{}
+		analyze(r, &observations{Net: []netRaw{{NetAttempt: NetAttempt{Op: "connect", Addr: tt.addr, Port: tt.port}}}}, NewCanaries(), nil, nil, "")
+		got := false
+		for _, f := range r.Findings {
+			got = got || f.RuleID == RuleShellPort && f.Severity == scan.High
+		}
+		if got != tt.want {
+			t.Errorf("%s:%d: DY015 %v, want %v (%+v)", tt.addr, tt.port, got, tt.want, r.Findings)
+		}
+	}
+}
