@@ -44,13 +44,13 @@ type sinkhole struct {
 	ListenAddr string
 	names      nameMap
 
-	mu    sync.Mutex
-	dns   []DNSQuery
-	http  []HTTPRequest
+	mu     sync.Mutex
+	dns    []DNSQuery
+	http   []HTTPRequest
 	conns  []io.Closer           // listeners
 	active map[net.Conn]struct{} // connections being handled, at most maxActive
 	closed bool
-	wg    sync.WaitGroup
+	wg     sync.WaitGroup
 }
 
 // sinkholePorts are the TCP ports the sinkhole accepts on: the web ports, and
