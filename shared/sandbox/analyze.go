@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"path"
@@ -31,7 +32,11 @@ type observations struct {
 	Written  []written     `json:"written"`
 	Limits   []LimitHit    `json:"limits"`
 	Evasions []string      `json:"evasions"`
-	Stage2   string        `json:"-"` // the second-stage marker of this run (stage2Marker), set by analyze
+	// Dropped counts, per kind (exec, network, file, dns, http,
+	// connection), the events past a recording limit: a skill that floods
+	// the sandbox must not hide what it does after the flood.
+	Dropped map[string]int `json:"dropped,omitempty"`
+	Stage2  string         `json:"-"` // the second-stage marker of this run (stage2Marker), set by analyze
 }
 
 type netRaw struct {
@@ -123,7 +128,9 @@ func argvParts(argv []string) (cred, rest []byte) {
 // them, a URL naming the credential's service proves nothing.
 var redirectOptions = []string{"-k", "--insecure", "--connect-to", "--resolve", "-x", "--proxy", "--preproxy", "-K", "--config",
 	"--cacert", "--capath", "--doh-url", "--proxy-insecure", "--unix-socket", "--abstract-unix-socket", "-e", "--execute",
-	"--no-check-certificate", "--ca-certificate", "--ca-directory", "--bind-address", "--proxy-user"}
+	"--no-check-certificate", "--ca-certificate", "--ca-directory", "--bind-address", "--proxy-user",
+	"--socks4", "--socks4a", "--socks5", "--socks5-hostname", "--proxy1.0", "--proxy-cacert", "--proxy-capath",
+	"--location-trusted", "--haproxy-protocol"}
 
 // redirects reports whether argv uses a redirectOption (alone, as --opt=v,
 // or as a short option with its value or other flags glued on).
@@ -210,7 +217,11 @@ var persistence = []string{".bashrc", ".bash_profile", ".profile", ".zshrc", ".z
 	".bash_aliases", ".bash_logout", ".zshenv", ".zlogin", ".zlogout", ".config/fish",
 	".ssh/authorized_keys", ".ssh/config", ".ssh/rc", ".ssh/environment", ".config/autostart", ".config/systemd", "Library/LaunchAgents",
 	".local/share/systemd", ".gitconfig", ".config/git", ".npmrc", ".yarnrc", ".yarnrc.yml", ".pypirc", ".config/pip", ".pip",
-	".curlrc", ".wgetrc", ".cron", ".xinitrc", ".vimrc", ".config/nvim", ".claude/settings.json", ".claude/settings.local.json"}
+	".curlrc", ".wgetrc", ".cron", ".xinitrc", ".vimrc", ".config/nvim", ".config/environment.d", ".local/bin",
+	// The agent's own configuration: settings (hooks), skills, commands,
+	// sub-agents, memory and MCP servers all run or steer later sessions.
+	".claude/settings.json", ".claude/settings.local.json", ".claude/skills", ".claude/commands", ".claude/agents",
+	".claude/hooks", ".claude/CLAUDE.md", ".claude.json", ".mcp.json", ".openclaw/skills", ".clawdbot/skills"}
 
 // persistent reports whether a write to p survives the session and runs or
 // redirects later work: a persistence file in this home or any other
@@ -325,22 +336,30 @@ func analyze(r *Report, obs *observations, cs []Canary, perms *trust.Permissions
 			r.Entries[i].Argv[j] = red.text([]byte(a), 4000)
 		}
 	}
+	// A network tool's argv is judged after the requests the sinkhole saw:
+	// its config files and environment (CURL_HOME, .curlrc, https_proxy) are
+	// invisible here, so a credential in it is a use only when the request
+	// itself reached the credential's service as one (see the HTTP loop).
+	var argvChecks []func()
 	for _, e := range obs.Execs {
 		joined := strings.Join(e.Argv, " ")
 		if networkTools[path.Base(e.Path)] || len(e.Argv) > 0 && networkTools[path.Base(e.Argv[0])] {
 			urls := argvURLs.FindAllString(joined, -1)
 			cred, rest := argvParts(e.Argv)
 			redirected := redirects(e.Argv)
-			leakOrUse(m.find(cred), m.find(rest), "argv", path.Base(e.Path)+" "+joined, func(c Canary) bool {
-				if redirected {
-					return false
-				}
-				for _, u := range urls {
-					if p, err := url.Parse(u); err != nil || p.Scheme != "https" || !c.home(p.Host) {
+			credNames, restNames, ev := m.find(cred), m.find(rest), path.Base(e.Path)+" "+joined
+			argvChecks = append(argvChecks, func() {
+				leakOrUse(credNames, restNames, "argv", ev, func(c Canary) bool {
+					if redirected || !uses[c.Name+"|http"] {
 						return false
 					}
-				}
-				return len(urls) > 0
+					for _, u := range urls {
+						if p, err := url.Parse(u); err != nil || p.Scheme != "https" || !c.home(p.Host) {
+							return false
+						}
+					}
+					return len(urls) > 0
+				})
 			})
 		}
 		e.Path = red.printable([]byte(e.Path), 300)
@@ -407,6 +426,9 @@ func analyze(r *Report, obs *observations, cs []Canary, perms *trust.Permissions
 		}
 		req.Raw = nil // the report keeps the redacted fields only
 		r.HTTP = append(r.HTTP, req)
+	}
+	for _, check := range argvChecks {
+		check()
 	}
 	for _, w := range obs.Written {
 		if names, win := m.match(w.Data, 60); len(names) > 0 {
@@ -509,6 +531,7 @@ const (
 	RuleCloudMetadata  = "DY013" // the cloud instance metadata service: the machine's own credentials
 	RuleReverseShell   = "DY014" // a shell or interpreter with its standard streams on a TCP socket
 	RuleShellPort      = "DY015" // a looked-up remote host reached on a shell or C2 port
+	RuleFlood          = "DY016" // events past the sandbox's recording limits
 )
 
 // metadataIPs and metadataNames are the cloud instance metadata services:
@@ -598,6 +621,18 @@ func findings(r *Report, obs *observations, cs []Canary, perms *trust.Permission
 		} else {
 			add(RuleUndeclaredHost, scan.CatMaliciousCode, hostSev, file, evidence, why)
 		}
+	}
+	for _, kind := range slices.Sorted(maps.Keys(obs.Dropped)) {
+		n := obs.Dropped[kind]
+		if n <= 0 {
+			continue
+		}
+		sev := scan.Low
+		if kind == "network" || kind == "dns" || kind == "http" || kind == "connection" {
+			sev = scan.High // what was sent after the flood was not seen
+		}
+		add(RuleFlood, scan.CatMaliciousCode, sev, "", fmt.Sprintf("%d %s events past the recording limit", n, kind),
+			"the skill made more "+kind+" events than the sandbox records: what it did after them was not seen")
 	}
 	shellPortSeen := false
 	for _, n := range r.Network {

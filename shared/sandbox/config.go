@@ -18,6 +18,7 @@ type initConfig struct {
 	TmpfsBytes   int64         `json:"tmpfs_bytes"`
 	MaxEvents    int           `json:"max_events"`
 	SkipSleeps   bool          `json:"skip_sleeps"`
+	NodeOptions  string        `json:"node_options,omitempty"` // NODE_OPTIONS for the entries, when the host's node takes it
 
 	// ca is created by the init inside the sandbox, never sent over the
 	// config pipe: its key exists only in the init's memory.

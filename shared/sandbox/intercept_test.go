@@ -74,7 +74,7 @@ func TestSinkholeInterceptsTLS(t *testing.T) {
 		t.Fatalf("answer to a download: %q, want the stand-in second stage", got)
 	}
 	s.Close()
-	_, reqs := s.Results()
+	_, reqs, _ := s.Results()
 	if len(reqs) != 2 {
 		t.Fatalf("requests: got %d, want 2: %+v", len(reqs), reqs)
 	}
@@ -93,7 +93,7 @@ func TestSinkholeTLSRefused(t *testing.T) {
 		t.Fatal("a client with other roots accepted the interception leaf")
 	}
 	s.Close()
-	_, reqs := s.Results()
+	_, reqs, _ := s.Results()
 	if len(reqs) != 1 || reqs[0].TLS || reqs[0].Line != "TLS ClientHello" || reqs[0].Host != "pinned.evil.example" {
 		t.Fatalf("recorded: %+v", reqs)
 	}
@@ -166,7 +166,8 @@ func TestWantsJSON(t *testing.T) {
 		{"GET /install.sh?v=2 HTTP/1.1\r\nAccept: */*\r\n\r\n", false},
 		{"GET /api/v1/agent.py?os=linux HTTP/1.1\r\n\r\n", false},
 		{"GET /v2/tool.exe HTTP/1.1\r\n\r\n", false},
-		{"GET /install.sh HTTP/1.1\r\nAccept: application/json\r\n\r\n", true},
+		{"GET /install.sh HTTP/1.1\r\nAccept: application/json\r\n\r\n", false}, // cannot opt out of the stage
+		{"GET /setup?id=1 HTTP/1.1\r\n\r\n", false},                             // a query alone is no API call
 	} {
 		if got := wantsJSON([]byte(tt.req)); got != tt.want {
 			t.Errorf("wantsJSON(%q) = %v, want %v", tt.req, got, tt.want)
@@ -206,10 +207,10 @@ func TestSinkholeConnectionCap(t *testing.T) {
 		}
 	}
 	s.mu.Lock()
-	active := len(s.active)
+	active, dropped := len(s.active), s.dropped["connection"]
 	s.mu.Unlock()
-	if active > maxActive || closedByServer < 20 {
-		t.Errorf("active %d (max %d), closed at accept %d of 20", active, maxActive, closedByServer)
+	if active > maxActive || closedByServer < 20 || dropped < 20 {
+		t.Errorf("active %d (max %d), closed at accept %d of 20, counted as dropped %d", active, maxActive, closedByServer, dropped)
 	}
 	for _, c := range conns {
 		c.Close()

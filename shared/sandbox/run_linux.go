@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -71,6 +72,29 @@ func (s *Sandbox) detonateWith(ctx context.Context, dir string) (*Report, []Cana
 	return r, cs, nil
 }
 
+// nodeOptions returns the NODE_OPTIONS that let node's fetch start under the
+// address-space limit, once per process: V8 reserves a ≈ 10 GiB guard region
+// (PROT_NONE) for every WebAssembly memory while its trap handler is on, and
+// undici's HTTP parser is WebAssembly, so `fetch` failed under 1 GiB. Node
+// 20.15 and 22.2 onwards take --disable-wasm-trap-handler (V8 bounds-checks
+// instead); an older node refuses an unknown NODE_OPTIONS flag and would not
+// start at all, so the flag is passed only when the host's node accepts it.
+var nodeOptions = sync.OnceValue(func() string {
+	for _, d := range sandboxPath {
+		node := filepath.Join(d, "node")
+		if fi, err := os.Stat(node); err != nil || fi.Mode()&0o111 == 0 {
+			continue
+		}
+		cmd := exec.Command(node, "-e", "0")
+		cmd.Env = []string{"NODE_OPTIONS=--disable-wasm-trap-handler"}
+		if cmd.Run() == nil {
+			return "--disable-wasm-trap-handler"
+		}
+		return ""
+	}
+	return ""
+})
+
 // hostHas reports whether prog exists in the directories the sandbox binds.
 func hostHas(prog string) bool {
 	for _, d := range sandboxPath {
@@ -98,7 +122,8 @@ func (s *Sandbox) launch(ctx context.Context, dir string, entries []Entry, cs []
 	}
 	cfg := initConfig{Staging: staging, Entries: entries, Canaries: cs, EntryTimeout: s.EntryTimeout, RunTimeout: s.RunTimeout, Grace: s.Grace,
 		CPUSeconds: s.CPUSeconds, MemoryBytes: s.MemoryBytes, MaxProcs: s.MaxProcs, MaxFileSize: s.MaxFileSize,
-		MaxOutput: s.MaxOutput, TmpfsBytes: s.TmpfsBytes, MaxEvents: s.MaxEvents, SkipSleeps: s.SkipSleeps}
+		MaxOutput: s.MaxOutput, TmpfsBytes: s.TmpfsBytes, MaxEvents: s.MaxEvents, SkipSleeps: s.SkipSleeps,
+		NodeOptions: nodeOptions()}
 
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {

@@ -370,7 +370,7 @@ func TestSinkhole(t *testing.T) {
 		t.Fatalf("status: got %d, want 200", resp.StatusCode)
 	}
 	s.Close()
-	dns, reqs := s.Results()
+	dns, reqs, _ := s.Results()
 	if len(dns) == 0 || dns[0].Name != "stage2.evil.example" || dns[0].Type != "A" {
 		t.Fatalf("dns: got %+v", dns)
 	}

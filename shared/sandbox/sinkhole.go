@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"regexp"
 	"strconv"
@@ -44,13 +45,14 @@ type sinkhole struct {
 	ListenAddr string
 	names      nameMap
 
-	mu     sync.Mutex
-	dns    []DNSQuery
-	http   []HTTPRequest
-	conns  []io.Closer           // listeners
-	active map[net.Conn]struct{} // connections being handled, at most maxActive
-	closed bool
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	dns     []DNSQuery
+	http    []HTTPRequest
+	conns   []io.Closer           // listeners
+	active  map[net.Conn]struct{} // connections being handled, at most maxActive
+	closed  bool
+	dropped map[string]int // events past a limit, per kind (dns, http, connection)
+	wg      sync.WaitGroup
 }
 
 // sinkholePorts are the TCP ports the sinkhole accepts on: the web ports, and
@@ -114,11 +116,20 @@ const (
 	requestTime = 5 * time.Second
 )
 
-// Results returns what the sinkhole recorded so far.
-func (s *sinkhole) Results() ([]DNSQuery, []HTTPRequest) {
+// Results returns what the sinkhole recorded so far, and how many events of
+// each kind it could not record (past MaxEvents, or connections turned away).
+func (s *sinkhole) Results() ([]DNSQuery, []HTTPRequest, map[string]int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]DNSQuery(nil), s.dns...), append([]HTTPRequest(nil), s.http...)
+	return append([]DNSQuery(nil), s.dns...), append([]HTTPRequest(nil), s.http...), maps.Clone(s.dropped)
+}
+
+// drop counts an event past a limit; s.mu must be held.
+func (s *sinkhole) drop(kind string) {
+	if s.dropped == nil {
+		s.dropped = map[string]int{}
+	}
+	s.dropped[kind]++
 }
 
 func (s *sinkhole) serveDNS(pc net.PacketConn) {
@@ -139,6 +150,8 @@ func (s *sinkhole) serveDNS(pc net.PacketConn) {
 		s.mu.Lock()
 		if len(s.dns) < s.MaxEvents {
 			s.dns = append(s.dns, DNSQuery{Name: name, Type: dnsTypeName(qtype), Via: "sinkhole"})
+		} else {
+			s.drop("dns")
 		}
 		s.mu.Unlock()
 		if ans, err := dnsAnswer(buf[:n], s.names.assign(name)); err == nil {
@@ -166,6 +179,7 @@ func (s *sinkhole) serveTCP(ln net.Listener) {
 			return
 		}
 		if len(s.active) >= maxActive {
+			s.drop("connection")
 			s.mu.Unlock()
 			c.Close()
 			continue
@@ -224,6 +238,8 @@ func (s *sinkhole) handleTCP(c net.Conn, port int) {
 	s.mu.Lock()
 	if len(s.http) < s.MaxEvents {
 		s.http = append(s.http, r)
+	} else {
+		s.drop("http")
 	}
 	s.mu.Unlock()
 }
@@ -270,15 +286,16 @@ func (s *sinkhole) answer(w io.Writer, req []byte) (stage string) {
 }
 
 // wantsJSON guesses whether a request is an API call rather than a download:
-// a method that sends data, JSON asked for or sent, a .json path; or a query
-// string, an /api/ or versioned path — unless the path names a script or an
-// executable (install.sh?v=2 is a download whatever its query).
+// a method that sends data; else, unless the path names a script or an
+// executable (install.sh?v=2 is a download whatever its query or Accept), a
+// .json, /api/ or versioned path, or JSON asked for or sent. A query string
+// alone does not make an API call (setup?id=1 is a download).
 func wantsJSON(req []byte) bool {
 	r := HTTPRequest{Raw: req}
 	parseHTTP(&r)
 	method, target, _ := strings.Cut(r.Line, " ")
 	target, _, _ = strings.Cut(target, " ")
-	p, query, _ := strings.Cut(target, "?")
+	p, _, _ := strings.Cut(target, "?")
 	if i := strings.Index(p, "://"); i >= 0 { // absolute form, through a proxy
 		p = p[i+3:]
 		if j := strings.IndexByte(p, '/'); j >= 0 {
@@ -286,7 +303,15 @@ func wantsJSON(req []byte) bool {
 		}
 	}
 	lp := strings.ToLower(p)
-	if method == "POST" || method == "PUT" || method == "PATCH" || strings.HasSuffix(lp, ".json") {
+	if method == "POST" || method == "PUT" || method == "PATCH" {
+		return true
+	}
+	// A script or an executable is a download whatever the client says it
+	// accepts: a dropper cannot opt out of the stage by asking for JSON.
+	if downloadExt.MatchString(lp) {
+		return false
+	}
+	if strings.HasSuffix(lp, ".json") || strings.HasPrefix(lp, "/api/") || apiVersionRE.MatchString(lp) {
 		return true
 	}
 	for _, h := range r.Headers {
@@ -294,10 +319,7 @@ func wantsJSON(req []byte) bool {
 			return true
 		}
 	}
-	if downloadExt.MatchString(lp) {
-		return false
-	}
-	return query != "" || strings.HasPrefix(lp, "/api/") || apiVersionRE.MatchString(lp)
+	return false
 }
 
 // downloadExt are paths that name a script or an executable.

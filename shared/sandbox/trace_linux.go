@@ -49,7 +49,13 @@ func detonate(cfg *initConfig) *observations {
 		}
 	}
 	sh.Close()
-	dns, http := sh.Results()
+	dns, http, dropped := sh.Results()
+	for k, n := range dropped {
+		if obs.Dropped == nil {
+			obs.Dropped = map[string]int{}
+		}
+		obs.Dropped[k] += n
+	}
 	obs.DNS = append(obs.DNS, dns...)
 	for _, h := range http {
 		obs.HTTP = append(obs.HTTP, httpRaw{HTTPRequest: HTTPRequest{Port: h.Port, TLS: h.TLS, Host: h.Host, SNI: h.SNI, Dest: h.Dest, Stage: h.Stage}, Data: h.Raw})
@@ -140,7 +146,18 @@ func (k *killer) finish() string {
 	return k.why
 }
 
-func (t *tracer) full(n int) bool { return n >= t.cfg.MaxEvents }
+// full reports whether a kind of event (n recorded so far) is at its limit,
+// and counts the event it drops.
+func (t *tracer) full(kind string, n int) bool {
+	if n < t.cfg.MaxEvents {
+		return false
+	}
+	if t.obs.Dropped == nil {
+		t.obs.Dropped = map[string]int{}
+	}
+	t.obs.Dropped[kind]++
+	return true
+}
 
 // run starts entry e as the sandbox user and traces it and all its children
 // until they have exited or been killed.
@@ -172,7 +189,10 @@ func (t *tracer) run(i int, e Entry) {
 	env := append([]string{"PATH=/" + shimDir + "/bin:" + strings.Join(sandboxPath, ":"), "HOME=" + HomeDir, "USER=agent", "LOGNAME=agent",
 		"SHELL=/bin/bash", "LANG=C.UTF-8", "TERM=dumb", "TMPDIR=" + TmpDir, "PWD=" + WorkDir,
 		"PYTHONPATH=/" + shimDir, "PYTHONDONTWRITEBYTECODE=1"}, canaryEnv(t.cfg.Canaries)...)
-	env = append(append(env, caEnv...), nodeOptions)
+	env = append(env, caEnv...)
+	if t.cfg.NodeOptions != "" {
+		env = append(env, "NODE_OPTIONS="+t.cfg.NodeOptions)
+	}
 	pid, err := syscall.ForkExec(argv0, e.Argv, &syscall.ProcAttr{
 		Dir: WorkDir, Env: env, Files: []uintptr{devnull.Fd(), pw.Fd(), pw.Fd()},
 		Sys: &syscall.SysProcAttr{Ptrace: true, Setsid: true, Pdeathsig: syscall.SIGKILL,
@@ -259,13 +279,6 @@ func (t *tracer) run(i int, e Entry) {
 		t.limit("output")
 	}
 }
-
-// nodeOptions lets node's fetch start under the address-space limit: V8
-// reserves a ≈ 10 GiB guard region (PROT_NONE) for every WebAssembly memory
-// when its trap handler is on, and undici's HTTP parser is WebAssembly, so
-// `fetch` failed under 1 GiB. Without the trap handler V8 bounds-checks
-// instead, and nothing else needs the reservation.
-const nodeOptions = "NODE_OPTIONS=--disable-wasm-trap-handler"
 
 // setLimits sets the entry's resource limits on its stopped first process
 // (children inherit them). Any failure is returned: the caller kills the
@@ -395,7 +408,7 @@ func (t *tracer) entrySyscall(pid int, p *proc) {
 		if p.nr == unix.SYS_EXECVEAT {
 			pathArg, argvArg = a[1], a[2]
 		}
-		if t.full(len(t.obs.Execs)) {
+		if t.full("exec", len(t.obs.Execs)) {
 			return
 		}
 		e := Exec{Entry: t.entry, PID: pid, Path: t.absPath(pid, unix.AT_FDCWD, readString(pid, pathArg, 4096)), Argv: readArgv(pid, argvArg),
@@ -491,7 +504,7 @@ func (t *tracer) cancel(pid int, p *proc, succeed bool) bool {
 
 // netCall records a connect or a sendto with a destination.
 func (t *tracer) netCall(pid int, p *proc, op string, addr, addrLen, buf, bufLen uint64) {
-	if t.full(len(t.obs.Net)) || addr == 0 {
+	if addr == 0 || t.full("network", len(t.obs.Net)) {
 		return
 	}
 	sa := make([]byte, min(addrLen, 128))
@@ -587,7 +600,7 @@ func (t *tracer) fileOp(pid int, p *proc, op string, dirfd int, pathArg uint64, 
 }
 
 func (t *tracer) file(f FileEffect) {
-	if !t.full(len(t.obs.Files)) {
+	if !t.full("file", len(t.obs.Files)) {
 		t.obs.Files = append(t.obs.Files, f)
 	}
 }

