@@ -504,7 +504,7 @@ func (t *tracer) cancel(pid int, p *proc, succeed bool) bool {
 
 // netCall records a connect or a sendto with a destination.
 func (t *tracer) netCall(pid int, p *proc, op string, addr, addrLen, buf, bufLen uint64) {
-	if addr == 0 || t.full("network", len(t.obs.Net)) {
+	if addr == 0 {
 		return
 	}
 	sa := make([]byte, min(addrLen, 128))
@@ -513,6 +513,16 @@ func (t *tracer) netCall(pid int, p *proc, op string, addr, addrLen, buf, bufLen
 	}
 	n := netRaw{NetAttempt: NetAttempt{Entry: t.entry, PID: pid, Op: op}}
 	if !parseSockaddr(sa, &n.NetAttempt) {
+		return
+	}
+	// A connect to the sandbox's own 127.0.0.1 (a script polling the local
+	// server it started) carries nothing and names no host: not recorded,
+	// so such loops cannot fill the record. Looked-up names have their own
+	// 127.1.x.x addresses and are recorded.
+	if op == "connect" && (n.Addr == "127.0.0.1" || n.Addr == "::1") {
+		return
+	}
+	if t.full("network", len(t.obs.Net)) {
 		return
 	}
 	if buf != 0 && bufLen > 0 {
